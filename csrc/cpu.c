@@ -1,0 +1,122 @@
+/* Run-time facts about this CPU: which micro-kernel it can run, its cache sizes, and the
+ * block sizes derived from them. Compiled for the baseline ISA, so it runs anywhere. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <unistd.h>
+#include "ladder.h"
+
+int ladder_best_isa(void)
+{
+    /* __builtin_cpu_supports reads CPUID and checks that the OS saves the wide registers. */
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        return LADDER_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return LADDER_ISA_AVX2;
+    return LADDER_ISA_NONE;
+}
+
+static atomic_int active_isa = -1;
+
+int ladder_active_isa(void)
+{
+    int isa = atomic_load(&active_isa);
+    if (isa < 0) {
+        isa = ladder_best_isa();
+        atomic_store(&active_isa, isa);
+    }
+    return isa;
+}
+
+int ladder_set_isa(int isa)
+{
+    if (isa < LADDER_ISA_NONE || isa > ladder_best_isa())
+        return -1;
+    atomic_store(&active_isa, isa);
+    return 0;
+}
+
+int ladder_has_openmp(void)
+{
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+static size_t read_sys_cache(int level)
+{
+    /* Linux sysfs, for where sysconf does not know (non-glibc, some VMs). */
+    for (int index = 0; index < 8; index++) {
+        char path[96], type[32] = "";
+        int lvl = 0;
+        unsigned long kib = 0;
+        FILE *f;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", index);
+        if (!(f = fopen(path, "r"))) break;
+        if (fscanf(f, "%d", &lvl) != 1) lvl = 0;
+        fclose(f);
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", index);
+        if (!(f = fopen(path, "r"))) continue;
+        if (fscanf(f, "%31s", type) != 1) type[0] = 0;
+        fclose(f);
+        if (lvl != level || type[0] == 'I') continue;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", index);
+        if (!(f = fopen(path, "r"))) continue;
+        if (fscanf(f, "%luK", &kib) != 1) kib = 0;
+        fclose(f);
+        return kib * 1024;
+    }
+    return 0;
+}
+
+size_t ladder_cache_bytes(int level)
+{
+    static const size_t fallback[4] = {0, 32 << 10, 256 << 10, 8 << 20};
+    long bytes = 0;
+#if defined(_SC_LEVEL1_DCACHE_SIZE)
+    const int names[4] = {0, _SC_LEVEL1_DCACHE_SIZE, _SC_LEVEL2_CACHE_SIZE, _SC_LEVEL3_CACHE_SIZE};
+    if (level >= 1 && level <= 3)
+        bytes = sysconf(names[level]);
+#endif
+    if (bytes <= 0 && level >= 1 && level <= 3)
+        bytes = (long)read_sys_cache(level);
+    if (bytes <= 0)
+        return level >= 1 && level <= 3 ? fallback[level] : 0;
+    return (size_t)bytes;
+}
+
+static size_t clamp_multiple(size_t x, size_t lo, size_t hi, size_t multiple)
+{
+    x = x < lo ? lo : x > hi ? hi : x;
+    x -= x % multiple;
+    return x < multiple ? multiple : x;
+}
+
+ladder_blocking ladder_gemm_blocking(size_t elem, int isa)
+{
+    ladder_blocking b;
+    const size_t l1 = ladder_cache_bytes(1), l2 = ladder_cache_bytes(2), l3 = ladder_cache_bytes(3);
+    b.mr = isa == LADDER_ISA_AVX512 ? UK_AVX512_MR : UK_AVX2_MR;
+    if (isa == LADDER_ISA_AVX512)
+        b.nr = elem == 4 ? UK_AVX512_NR_S : UK_AVX512_NR_D;
+    else
+        b.nr = elem == 4 ? UK_AVX2_NR_S : UK_AVX2_NR_D;
+    /* A KC x NR micro-panel of B fills half of L1; the other half streams A and holds C. */
+    b.kc = clamp_multiple(l1 / (2 * b.nr * elem), 128, 1024, 8);
+    /* An MC x KC block of A fills half of L2. */
+    b.mc = clamp_multiple(l2 / (2 * b.kc * elem), 2 * b.mr, 4096, b.mr);
+    /* A KC x NC panel of B fills half of L3, capped: VMs often report the host's whole L3. */
+    b.nc = clamp_multiple(l3 / (2 * b.kc * elem), 4 * b.nr, 4096, b.nr);
+    return b;
+}
+
+ladder_tiles ladder_blocked_tiles(size_t elem)
+{
+    ladder_tiles t;
+    /* A row segment of C (NB values) takes a quarter of L1; a KB x NB tile of B half of L2. */
+    t.nb = clamp_multiple(ladder_cache_bytes(1) / (4 * elem), 64, 1 << 16, 16);
+    t.kb = clamp_multiple(ladder_cache_bytes(2) / (2 * t.nb * elem), 8, 1 << 16, 1);
+    return t;
+}

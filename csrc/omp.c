@@ -1,0 +1,58 @@
+/* Rung 5 (c_omp): rung 4 on several cores with OpenMP.
+ * Changed from rung 4: the loop nest, packing and micro-kernel are the same; inside one
+ *   parallel region the threads pack B's panel and A's block together (split by micro-panel),
+ *   then share out the MR x NR tiles of the macro-kernel (jr and ir loops collapsed). Every
+ *   tile writes its own part of C, so no locks; three barriers per A block keep packing and
+ *   computing apart. The buffers are shared: extra memory does not grow with threads.
+ * Hypothesis: the micro-kernel is compute-bound, so cores add FLOP/s until the packed B
+ *   panel (shared L3) or memory bandwidth runs short.
+ * Expect: close to `threads`x rung 4 on large n (>= 1.6x on 2 cores at n = 2048); less on
+ *   small n, where the barriers and packing are a larger share.
+ * threads: the caller passes >= 1. Built without OpenMP the pragmas are ignored and this
+ * runs serially (ml.kernels() then lists c_omp unavailable). */
+
+int MM(omp)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real *B,
+            size_t ldb, real *C, size_t ldc, int threads)
+{
+    gemm_plan p;
+    if (make_plan(&p, ladder_active_isa()) != 0)
+        return -1;
+    if (M == 0 || N == 0)
+        return 0;
+    if (K == 0) {
+        zero_matrix(M, N, C, ldc);
+        return 0;
+    }
+    const ladder_blocking bs = p.bs;
+    const size_t mr = bs.mr, nr = bs.nr;
+    real *Ap, *Bp;
+    if (alloc_packing(&bs, M, N, K, &Ap, &Bp) != 0)
+        return -2;
+
+    #pragma omp parallel num_threads(threads)
+    for (size_t jc = 0; jc < N; jc += bs.nc) {
+        const size_t nc = min_size(bs.nc, N - jc);
+        for (size_t pc = 0; pc < K; pc += bs.kc) {
+            const size_t kc = min_size(bs.kc, K - pc);
+            #pragma omp for schedule(static)
+            for (size_t jr = 0; jr < nc; jr += nr)
+                pack_b(kc, min_size(nr, nc - jr), nr, B + pc * ldb + jc + jr, ldb, Bp + jr * kc);
+            for (size_t ic = 0; ic < M; ic += bs.mc) {
+                const size_t mc = min_size(bs.mc, M - ic);
+                #pragma omp for schedule(static)
+                for (size_t ir = 0; ir < mc; ir += mr)
+                    pack_a(min_size(mr, mc - ir), kc, mr, A + (ic + ir) * lda + pc, lda,
+                           Ap + ir * kc);
+                #pragma omp for collapse(2) schedule(static)
+                for (size_t jr = 0; jr < nc; jr += nr)
+                    for (size_t ir = 0; ir < mc; ir += mr)
+                        compute_tile(&p, kc, Ap + ir * kc, Bp + jr * kc,
+                                     C + (ic + ir) * ldc + jc + jr, ldc, min_size(mr, mc - ir),
+                                     min_size(nr, nc - jr), pc > 0);
+            }
+        }
+    }
+    free(Ap);
+    free(Bp);
+    return 0;
+}

@@ -1,0 +1,160 @@
+"""The public API: matmul, kernels, build_info, set_simd_isa."""
+import json
+import os
+import platform
+from importlib import resources
+
+from . import _registry
+from ._layout import check_operands
+from ._registry import KernelInfo  # noqa: F401  (re-exported)
+from ._threads import default_threads, resolve_threads
+
+
+class KernelUnavailableError(RuntimeError):
+    """The kernel exists but cannot run here; the message says why."""
+
+
+def matmul(a, b, kernel="c_omp", threads=None):
+    """C = a @ b with one kernel of the ladder.
+
+    CPU kernels take 2-D numpy arrays of one dtype (float32 or float64) and return a new
+    C-ordered numpy array of that dtype. Inputs whose rows are not unit-stride (Fortran order,
+    column slices, negative strides) are copied once to C order first. GPU kernels ("cupy",
+    "torch_cuda", "cuda_*") take and return CuPy arrays.
+
+    threads: None means OMP_NUM_THREADS, else all cores, for parallel kernels, and 1 for the
+    others; a single-threaded kernel accepts only None or 1.
+    """
+    k = _registry.get(kernel)
+    nthreads = resolve_threads(kernel, k.parallel, threads)
+    if k.device == "gpu":
+        _check_gpu_operands(a, b, kernel)
+    else:
+        check_operands(a, b, kernel)
+    reason = k.availability()
+    if reason:
+        raise KernelUnavailableError(f"kernel {kernel!r} is not available here: {reason}")
+    with k.bind(nthreads) as run:
+        return run(a, b)
+
+
+def _check_gpu_operands(a, b, kernel):
+    import numpy as np
+    for name, x in (("a", a), ("b", b)):
+        if isinstance(x, np.ndarray):
+            raise TypeError(f"kernel {kernel!r} runs on the GPU and takes cupy.ndarray operands; "
+                            f"{name} is a numpy.ndarray (use cupy.asarray({name}))")
+    reason = _registry.get(kernel).availability()
+    if reason:
+        raise KernelUnavailableError(f"kernel {kernel!r} is not available here: {reason}")
+    import cupy
+    for name, x in (("a", a), ("b", b)):
+        if not isinstance(x, cupy.ndarray):
+            raise TypeError(f"kernel {kernel!r} takes cupy.ndarray operands; {name} is a "
+                            f"{type(x).__name__}")
+        if x.ndim != 2:
+            raise ValueError(f"{name} must be 2-D, got shape {x.shape}")
+    if a.dtype != b.dtype or a.dtype not in (np.float32, np.float64):
+        raise TypeError(f"dtypes must be both float32 or both float64, got {a.dtype} and {b.dtype}")
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"shape mismatch: a is {a.shape} and b is {b.shape}")
+
+
+def kernels():
+    """Every kernel of the ladder and every baseline, in ladder order, with availability."""
+    return [k.info() for k in _registry.KERNELS]
+
+
+def set_simd_isa(isa):
+    """Choose the micro-kernel of c_simd/c_omp: 'avx512', 'avx2', 'none' or 'auto' (the best
+    this CPU runs). Returns the previous choice. Process-wide; the environment variable
+    MATMUL_LADDER_ISA sets it at import. Raises ValueError for an ISA this CPU cannot run."""
+    ck = _require_ckernels()
+    if isa == "auto":
+        isa = ck.best_isa()
+    return ck.set_isa(isa)
+
+
+def _require_ckernels():
+    if _registry._ckernels is None:
+        raise KernelUnavailableError(_registry._C_MISSING)
+    return _registry._ckernels
+
+
+def _read_build_config():
+    try:
+        text = resources.files("matmul_ladder").joinpath("_build_config.json").read_text()
+        return json.loads(text)
+    except (FileNotFoundError, OSError, ValueError):
+        return {}
+
+
+_FEATURES = ("sse2", "sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl",
+             "avx512_bf16", "amx_tile")
+
+
+def _cpu_facts():
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and value.strip():
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+                    break
+    except OSError:
+        pass
+    return {"model": model, "features": [f for f in _FEATURES if f in flags]}
+
+
+def build_info():
+    """How the kernels were built and what this CPU offers them."""
+    cfg = _read_build_config()
+    ck = _registry._ckernels
+    python_cflags = cfg.get("python_cflags", "")
+    plain = f"{python_cflags} {cfg.get('plain_flags', '')}".strip()
+    packed = f"{python_cflags} {cfg.get('packed_flags', '')}".strip()
+    micro = "micro-kernels: #pragma GCC target(\"avx2,fma\") / (\"avx512f\")"
+    info = {
+        "compiler": cfg.get("compiler", "unknown"),
+        "compiler_version": cfg.get("compiler_version", "unknown"),
+        "flags": {
+            "c_naive": plain, "c_ikj": plain, "c_blocked": plain,
+            "c_simd": f"{packed}; {micro}",
+            "c_omp": f"{packed}; {micro}",
+        },
+        "plain_flags_source": ("MATMUL_LADDER_CFLAGS" if cfg.get("plain_flags_from_env")
+                               else "default"),
+        "openmp": bool(ck and ck.has_openmp()),
+        "simd": {
+            "compiled": ["avx2+fma", "avx512f"],
+            "usable": ck.best_isa() if ck else "unknown",
+            "active": ck.active_isa() if ck else "unknown",
+        },
+        "cpu": {**_cpu_facts(), "cores": os.cpu_count(), "default_threads": default_threads(),
+                "caches": ck.cache_bytes() if ck else {}},
+        "blocking": {},
+        "extension_error": _registry._C_MISSING,
+    }
+    if ck:
+        isa = ck.active_isa() if ck.active_isa() != "none" else "avx2"
+        for dtype, size in (("float32", 4), ("float64", 8)):
+            info["blocking"][dtype] = {"c_blocked": ck.blocked_tiles(size),
+                                       "c_simd": {"isa": isa, **ck.gemm_blocking(size, isa)}}
+    return info
+
+
+def _apply_isa_from_environment():
+    wanted = os.environ.get("MATMUL_LADDER_ISA", "").strip().lower()
+    if not wanted or _registry._ckernels is None:
+        return
+    try:
+        set_simd_isa(wanted)
+    except ValueError as exc:
+        import warnings
+        warnings.warn(f"MATMUL_LADDER_ISA={wanted!r} ignored: {exc}", RuntimeWarning, stacklevel=3)
+
+
+_apply_isa_from_environment()

@@ -1,0 +1,39 @@
+"""Input checks and memory layout shared by every CPU kernel."""
+import numpy as np
+
+SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_operands(a, b, kernel):
+    """Raise TypeError/ValueError naming the problem unless a, b are 2-D numpy arrays of one
+    supported dtype with a.shape[1] == b.shape[0]. Never casts."""
+    for name, x in (("a", a), ("b", b)):
+        if not isinstance(x, np.ndarray):
+            kind = f"{type(x).__module__}.{type(x).__qualname__}"
+            hint = " (use .get() to copy it to the host)" if kind.startswith("cupy") else ""
+            raise TypeError(f"kernel {kernel!r} takes numpy.ndarray operands; {name} is a "
+                            f"{kind}{hint}")
+        if x.ndim != 2:
+            raise ValueError(f"{name} must be 2-D, got {x.ndim}-D array of shape {x.shape}")
+    if a.dtype != b.dtype:
+        raise TypeError(f"mixed dtypes: a is {a.dtype}, b is {b.dtype}; both must be float32 "
+                        f"or both float64 (matmul_ladder never casts)")
+    if a.dtype not in SUPPORTED_DTYPES:
+        raise TypeError(f"unsupported dtype {a.dtype}; supported: float32, float64 "
+                        f"(native byte order)")
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"shape mismatch: a is {a.shape} and b is {b.shape}; a.shape[1] "
+                         f"({a.shape[1]}) must equal b.shape[0] ({b.shape[0]})")
+
+
+def unit_stride_rows(x):
+    """x itself if its rows are unit-stride, aligned and laid out top to bottom; otherwise a
+    C-ordered copy. Fortran-ordered, column-strided and negatively strided inputs are thus
+    copied once, O(rows*cols) next to the O(M*N*K) product."""
+    rows, cols = x.shape
+    item = x.itemsize
+    row_ok = rows <= 1 or (x.strides[0] % item == 0 and x.strides[0] >= cols * item)
+    col_ok = cols <= 1 or x.strides[1] == item
+    if x.flags.aligned and row_ok and col_ok:
+        return x
+    return np.ascontiguousarray(x)

@@ -1,0 +1,217 @@
+"""The kernel registry: every rung and baseline, in ladder order, with its availability.
+
+A kernel is used through `bind(threads)`, a context manager that yields a plain function
+f(a, b) -> a @ b with the threads pinned for the whole block. ml.matmul binds for one call;
+the timing harness binds once around its repeats, so pinning costs nothing per call.
+"""
+import contextlib
+import functools
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+from . import pure
+from ._layout import unit_stride_rows
+
+
+@dataclass(frozen=True)
+class KernelInfo:
+    name: str
+    language: str  # "Python", "C", "Cython", "CUDA" or "baseline"
+    rung: Optional[int]  # position on the ladder; None for baselines
+    description: str
+    parallel: bool  # takes threads > 1
+    available: bool
+    reason: str  # why not available; "" when it is
+    device: str = "cpu"  # "cpu" (numpy arrays) or "gpu" (cupy arrays)
+
+
+@dataclass
+class Kernel:
+    name: str
+    language: str
+    rung: Optional[int]
+    description: str
+    parallel: bool
+    binder: Callable  # threads -> context manager yielding f(a, b)
+    availability: Callable[[], str]  # "" if usable here, else the reason
+    device: str = "cpu"
+
+    def info(self):
+        reason = self.availability()
+        return KernelInfo(self.name, self.language, self.rung, self.description,
+                          self.parallel, not reason, reason, self.device)
+
+    def bind(self, threads):
+        return self.binder(threads)
+
+
+def _import_extension(module):
+    """(module, "") or (None, reason) for one of the package's compiled extensions."""
+    try:
+        return importlib.import_module(f"matmul_ladder.{module}"), ""
+    except ImportError as exc:
+        return None, (f"extension {module} is not built ({exc}); reinstall with "
+                      f"`pip install -e .`")
+
+
+_ckernels, _C_MISSING = _import_extension("_ckernels")
+
+
+# ---- C rungs ----------------------------------------------------------------------------
+def _c_binder(rung):
+    @contextlib.contextmanager
+    def bind(threads):
+        def run(a, b):
+            a, b = unit_stride_rows(a), unit_stride_rows(b)
+            c = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+            _ckernels.run(rung, a, b, c, threads)
+            return c
+        yield run
+    return bind
+
+
+def _c_available():
+    return _C_MISSING
+
+
+def _simd_available():
+    if _C_MISSING:
+        return _C_MISSING
+    if _ckernels.active_isa() == "none":
+        best = _ckernels.best_isa()
+        if best == "none":
+            return "this CPU (or OS) lacks AVX2+FMA and AVX-512F, which the micro-kernels need"
+        return f"SIMD turned off (MATMUL_LADDER_ISA or set_simd_isa('none')); this CPU has {best}"
+    return ""
+
+
+def _omp_available():
+    reason = _simd_available()
+    if reason:
+        return reason
+    if not _ckernels.has_openmp():
+        return ("built without OpenMP (no compiler support found); it would run on one "
+                "thread. Install a compiler with OpenMP (gcc, or clang + libomp) and reinstall")
+    return ""
+
+
+# ---- pure Python -------------------------------------------------------------------------
+@contextlib.contextmanager
+def _py_bind(threads):
+    def run(a, b):
+        rows = pure.matmul_lists(a.tolist(), b.tolist(), b.shape[1])
+        with np.errstate(over="ignore"):  # float32 overflow rounds to inf, as the C rungs give
+            return np.array(rows, dtype=a.dtype).reshape(a.shape[0], b.shape[1])
+    yield run
+
+
+# ---- baselines ---------------------------------------------------------------------------
+@contextlib.contextmanager
+def _numpy_bind(threads):
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(limits=threads, user_api="blas"):
+        yield np.matmul
+
+
+@functools.lru_cache(maxsize=None)
+def _torch_missing():
+    if importlib.util.find_spec("torch") is None:
+        return "PyTorch is not installed: pip install torch (CPU build: pip install torch==2.13.0)"
+    return ""
+
+
+@contextlib.contextmanager
+def _torch_cpu_bind(threads):
+    import torch
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+
+    def run(a, b):
+        # torch.from_numpy needs writable, non-negative strides: unit_stride_rows sees to the strides.
+        ta = torch.from_numpy(unit_stride_rows(a) if a.flags.writeable else a.copy())
+        tb = torch.from_numpy(unit_stride_rows(b) if b.flags.writeable else b.copy())
+        return torch.matmul(ta, tb).numpy()
+    try:
+        yield run
+    finally:
+        torch.set_num_threads(previous)
+
+
+@functools.lru_cache(maxsize=None)
+def _cupy_missing():
+    if importlib.util.find_spec("cupy") is None:
+        return "CuPy is not installed: pip install cupy-cuda12x (needs an NVIDIA GPU and driver)"
+    try:
+        import cupy
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # CUDARuntimeError, missing driver libraries
+        return f"no usable CUDA GPU: {exc}"
+    return "" if count > 0 else "no CUDA GPU found"
+
+
+@functools.lru_cache(maxsize=None)
+def _torch_cuda_missing():
+    reason = _torch_missing() or _cupy_missing()
+    if reason:
+        return reason
+    import torch
+    return "" if torch.cuda.is_available() else "PyTorch has no CUDA device (CPU-only build or no GPU)"
+
+
+@contextlib.contextmanager
+def _cupy_bind(threads):
+    import cupy
+    yield cupy.matmul
+
+
+@contextlib.contextmanager
+def _torch_cuda_bind(threads):
+    import cupy
+    import torch
+    torch.backends.cuda.matmul.allow_tf32 = False  # true FP32, as cuBLAS through CuPy
+
+    def run(a, b):
+        return cupy.from_dlpack(torch.matmul(torch.from_dlpack(a), torch.from_dlpack(b)))
+    yield run
+
+
+def _always():
+    return ""
+
+
+KERNELS = [
+    Kernel("py_naive", "Python", 0, "pure-Python triple loop on lists (the floor)", False,
+           _py_bind, _always),
+    Kernel("c_naive", "C", 1, "i-j-k triple loop; B read down its columns", False,
+           _c_binder("c_naive"), _c_available),
+    Kernel("c_ikj", "C", 2, "loops reordered i-k-j: unit-stride B and C, auto-vectorisable",
+           False, _c_binder("c_ikj"), _c_available),
+    Kernel("c_blocked", "C", 3, "ikj tiled so a tile of B stays in L2", False,
+           _c_binder("c_blocked"), _c_available),
+    Kernel("c_simd", "C", 4, "BLIS loops: packed panels + AVX2/AVX-512 FMA register-tile "
+           "micro-kernel, 1 thread", False, _c_binder("c_simd"), _simd_available),
+    Kernel("c_omp", "C", 5, "c_simd on all threads with OpenMP", True, _c_binder("c_omp"),
+           _omp_available),
+    Kernel("numpy", "baseline", None, "numpy.matmul (its BLAS, pinned with threadpoolctl)",
+           True, _numpy_bind, _always),
+    Kernel("torch_cpu", "baseline", None, "torch.matmul on the CPU", True, _torch_cpu_bind,
+           _torch_missing),
+    Kernel("cupy", "baseline", None, "cupy.matmul (cuBLAS, FP32)", False, _cupy_bind,
+           _cupy_missing, "gpu"),
+    Kernel("torch_cuda", "baseline", None, "torch.matmul on CUDA (cuBLAS, TF32 off)", False,
+           _torch_cuda_bind, _torch_cuda_missing, "gpu"),
+]
+BY_NAME = {k.name: k for k in KERNELS}
+
+
+def get(name):
+    if not isinstance(name, str):
+        raise TypeError(f"kernel must be a str, got {type(name).__name__}")
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise ValueError(f"unknown kernel {name!r}; choose from: {', '.join(BY_NAME)}") from None

@@ -1,0 +1,126 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+"""The thin binding over csrc/: one call for every C rung, plus the run-time CPU facts.
+
+Private: matmul_ladder.matmul validates and lays out the inputs, then calls run().
+run() re-checks what memory safety depends on, so a misuse raises instead of crashing.
+The GIL is released while a kernel runs.
+"""
+
+cdef extern from "ladder.h" nogil:
+    void mm_naive_s(size_t, size_t, size_t, const float *, size_t, const float *, size_t, float *, size_t)
+    void mm_naive_d(size_t, size_t, size_t, const double *, size_t, const double *, size_t, double *, size_t)
+    void mm_ikj_s(size_t, size_t, size_t, const float *, size_t, const float *, size_t, float *, size_t)
+    void mm_ikj_d(size_t, size_t, size_t, const double *, size_t, const double *, size_t, double *, size_t)
+    void mm_blocked_s(size_t, size_t, size_t, const float *, size_t, const float *, size_t, float *, size_t)
+    void mm_blocked_d(size_t, size_t, size_t, const double *, size_t, const double *, size_t, double *, size_t)
+    int mm_simd_s(size_t, size_t, size_t, const float *, size_t, const float *, size_t, float *, size_t)
+    int mm_simd_d(size_t, size_t, size_t, const double *, size_t, const double *, size_t, double *, size_t)
+    int mm_omp_s(size_t, size_t, size_t, const float *, size_t, const float *, size_t, float *, size_t, int)
+    int mm_omp_d(size_t, size_t, size_t, const double *, size_t, const double *, size_t, double *, size_t, int)
+
+    int ladder_best_isa()
+    int ladder_active_isa()
+    int ladder_set_isa(int)
+    int ladder_has_openmp()
+    size_t ladder_cache_bytes(int)
+    ctypedef struct ladder_blocking:
+        size_t mr, nr, mc, kc, nc
+    ladder_blocking ladder_gemm_blocking(size_t, int)
+    ctypedef struct ladder_tiles:
+        size_t kb, nb
+    ladder_tiles ladder_blocked_tiles(size_t)
+
+ctypedef fused real:
+    float
+    double
+
+RUNGS = ("c_naive", "c_ikj", "c_blocked", "c_simd", "c_omp")
+ISA_NAMES = ("none", "avx2", "avx512")
+
+
+cdef size_t row_stride(const real[:, :] x, str name) except? 0:
+    """Row stride in elements of a matrix whose rows are unit-stride."""
+    cdef Py_ssize_t rows = x.shape[0], cols = x.shape[1]
+    if cols > 1 and x.strides[1] != sizeof(real):
+        raise ValueError(f"{name}: rows must be unit-stride (strides {x.strides[0]}, {x.strides[1]})")
+    if rows <= 1:
+        return cols
+    if x.strides[0] < 0 or x.strides[0] % sizeof(real) or x.strides[0] < cols * sizeof(real):
+        raise ValueError(f"{name}: unsupported row stride {x.strides[0]}")
+    return x.strides[0] // sizeof(real)
+
+
+def run(str rung, const real[:, :] a, const real[:, :] b, real[:, :] c, int threads=1):
+    """c = a @ b with the C rung named `rung`; c must be M x N with unit-stride rows."""
+    cdef size_t M = a.shape[0], K = a.shape[1], N = b.shape[1]
+    if <size_t>b.shape[0] != K or <size_t>c.shape[0] != M or <size_t>c.shape[1] != N:
+        raise ValueError(f"shape mismatch: a ({a.shape[0]}, {a.shape[1]}), "
+                         f"b ({b.shape[0]}, {b.shape[1]}), c ({c.shape[0]}, {c.shape[1]})")
+    if rung not in RUNGS:
+        raise ValueError(f"unknown C rung {rung!r}; choose from {', '.join(RUNGS)}")
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    cdef size_t lda = row_stride(a, "a"), ldb = row_stride(b, "b"), ldc = row_stride(c, "c")
+    # A zero-size view may not own a valid first element; the kernels never read it then.
+    cdef const real *pa = &a[0, 0] if M and K else NULL
+    cdef const real *pb = &b[0, 0] if K and N else NULL
+    cdef real *pc = &c[0, 0] if M and N else NULL
+    cdef int which = RUNGS.index(rung), status = 0
+    with nogil:
+        if real is float:
+            if which == 0: mm_naive_s(M, N, K, pa, lda, pb, ldb, pc, ldc)
+            elif which == 1: mm_ikj_s(M, N, K, pa, lda, pb, ldb, pc, ldc)
+            elif which == 2: mm_blocked_s(M, N, K, pa, lda, pb, ldb, pc, ldc)
+            elif which == 3: status = mm_simd_s(M, N, K, pa, lda, pb, ldb, pc, ldc)
+            else: status = mm_omp_s(M, N, K, pa, lda, pb, ldb, pc, ldc, threads)
+        else:
+            if which == 0: mm_naive_d(M, N, K, pa, lda, pb, ldb, pc, ldc)
+            elif which == 1: mm_ikj_d(M, N, K, pa, lda, pb, ldb, pc, ldc)
+            elif which == 2: mm_blocked_d(M, N, K, pa, lda, pb, ldb, pc, ldc)
+            elif which == 3: status = mm_simd_d(M, N, K, pa, lda, pb, ldb, pc, ldc)
+            else: status = mm_omp_d(M, N, K, pa, lda, pb, ldb, pc, ldc, threads)
+    if status == -1:
+        raise RuntimeError(f"{rung}: no usable SIMD micro-kernel (active ISA: {active_isa()})")
+    if status == -2:
+        raise MemoryError(f"{rung}: could not allocate the packing buffers")
+
+
+def best_isa():
+    """The widest micro-kernel ISA this CPU and OS support: 'avx512', 'avx2' or 'none'."""
+    return ISA_NAMES[ladder_best_isa()]
+
+
+def active_isa():
+    """The ISA that c_simd and c_omp use now."""
+    return ISA_NAMES[ladder_active_isa()]
+
+
+def set_isa(str name):
+    """Make c_simd/c_omp use `name` ('avx2', 'avx512' or 'none'); returns the previous one."""
+    if name not in ISA_NAMES:
+        raise ValueError(f"unknown ISA {name!r}; choose from {', '.join(ISA_NAMES)}")
+    previous = active_isa()
+    if ladder_set_isa(ISA_NAMES.index(name)) != 0:
+        raise ValueError(f"this CPU cannot run the {name} micro-kernel (best: {best_isa()})")
+    return previous
+
+
+def has_openmp():
+    return bool(ladder_has_openmp())
+
+
+def cache_bytes():
+    """{'L1d': bytes, 'L2': bytes, 'L3': bytes} as the kernels read them."""
+    return {"L1d": ladder_cache_bytes(1), "L2": ladder_cache_bytes(2), "L3": ladder_cache_bytes(3)}
+
+
+def gemm_blocking(size_t itemsize, str isa):
+    """c_simd/c_omp block sizes for one dtype size and ISA."""
+    cdef ladder_blocking bs = ladder_gemm_blocking(itemsize, ISA_NAMES.index(isa))
+    return {"MR": bs.mr, "NR": bs.nr, "MC": bs.mc, "KC": bs.kc, "NC": bs.nc}
+
+
+def blocked_tiles(size_t itemsize):
+    """c_blocked tile sizes for one dtype size."""
+    cdef ladder_tiles t = ladder_blocked_tiles(itemsize)
+    return {"KB": t.kb, "NB": t.nb}
