@@ -4,15 +4,21 @@ import numpy as np
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def check_operands(a, b, kernel):
-    """Raise TypeError/ValueError naming the problem unless a, b are 2-D numpy arrays of one
-    supported dtype with a.shape[1] == b.shape[0]. Never casts."""
+def check_operands(a, b, kernel, xp=np):
+    """Raise TypeError/ValueError naming the problem unless a, b are 2-D arrays of the array
+    module xp (numpy for CPU kernels, cupy for GPU ones), of one supported dtype, with
+    a.shape[1] == b.shape[0]. Never casts."""
     for name, x in (("a", a), ("b", b)):
-        if not isinstance(x, np.ndarray):
+        if not isinstance(x, xp.ndarray):
             kind = f"{type(x).__module__}.{type(x).__qualname__}"
-            hint = " (use .get() to copy it to the host)" if kind.startswith("cupy") else ""
-            raise TypeError(f"kernel {kernel!r} takes numpy.ndarray operands; {name} is a "
-                            f"{kind}{hint}")
+            if kind.startswith("cupy"):
+                hint = f" (use {name}.get() to copy it to the host)"
+            elif isinstance(x, np.ndarray):
+                hint = f" (use cupy.asarray({name}) to copy it to the GPU)"
+            else:
+                hint = ""
+            raise TypeError(f"kernel {kernel!r} takes {xp.__name__}.ndarray operands; {name} "
+                            f"is a {kind}{hint}")
         if x.ndim != 2:
             raise ValueError(f"{name} must be 2-D, got {x.ndim}-D array of shape {x.shape}")
     if a.dtype != b.dtype:

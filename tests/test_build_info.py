@@ -1,0 +1,117 @@
+"""What ml.kernels() and ml.build_info() report, and the SIMD dispatch they describe."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import matmul_ladder as ml
+from conftest import assert_matmul_close, random_matrix
+
+C_RUNGS = ["c_naive", "c_ikj", "c_blocked", "c_simd", "c_omp"]
+
+
+def test_registry_lists_the_ladder_in_order():
+    names = [k.name for k in ml.kernels()]
+    assert names[:6] == ["py_naive"] + C_RUNGS
+    for baseline in ("numpy", "torch_cpu", "torch_cuda", "cupy"):
+        assert baseline in names
+    for k in ml.kernels():
+        assert k.description and k.language in {"Python", "C", "Cython", "CUDA", "baseline"}
+        assert k.available == (k.reason == "")
+        assert k.device in {"cpu", "gpu"}
+
+
+def test_build_info_holds_the_facts():
+    info = ml.build_info()
+    assert info["compiler"] and info["compiler_version"]
+    assert set(C_RUNGS) <= set(info["flags"])
+    assert "-O" in info["flags"]["c_naive"]
+    assert "-march" not in info["flags"]["c_simd"]
+    assert isinstance(info["openmp"], bool)
+    assert info["simd"]["usable"] in {"none", "avx2", "avx512"}
+    assert info["simd"]["active"] in {"none", "avx2", "avx512"}
+    assert info["cpu"]["cores"] >= 1 and info["cpu"]["default_threads"] >= 1
+    assert all(info["cpu"]["caches"][level] > 0 for level in ("L1d", "L2", "L3"))
+    for dtype in ("float32", "float64"):
+        simd = info["blocking"][dtype]["c_simd"]
+        assert simd["MC"] % simd["MR"] == 0 and simd["NC"] % simd["NR"] == 0
+        assert simd["KC"] >= 1
+        assert set(info["blocking"][dtype]["c_blocked"]) == {"KB", "NB"}
+
+
+def test_openmp_fact_matches_c_omp():
+    omp = next(k for k in ml.kernels() if k.name == "c_omp")
+    if not ml.build_info()["openmp"]:
+        assert not omp.available and "OpenMP" in omp.reason
+
+
+def test_simd_matches_cpu_flags():
+    info = ml.build_info()
+    features = set(info["cpu"]["features"])
+    if not features:
+        pytest.skip("no /proc/cpuinfo flags to compare with")
+    expected = ("avx512" if "avx512f" in features else
+                "avx2" if {"avx2", "fma"} <= features else "none")
+    assert info["simd"]["usable"] == expected
+
+
+def usable_isas():
+    best = ml.build_info()["simd"]["usable"]
+    return {"avx512": ["avx2", "avx512"], "avx2": ["avx2"]}.get(best, [])
+
+
+@pytest.mark.parametrize("isa", ["avx2", "avx512"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_micro_kernel_is_correct(isa, dtype):
+    """Both micro-kernels are kept and tested, whichever this CPU would pick."""
+    if isa not in usable_isas():
+        pytest.skip(f"this CPU cannot run the {isa} micro-kernel")
+    rng = np.random.default_rng(2)
+    previous = ml.set_simd_isa(isa)
+    try:
+        assert ml.build_info()["simd"]["active"] == isa
+        for m, n, k in [(1, 1, 1), (5, 7, 3), (13, 33, 193), (100, 70, 400), (1400, 40, 50),
+                        (7, 4100, 9)]:
+            a, b = random_matrix(rng, m, k, dtype), random_matrix(rng, k, n, dtype)
+            for kernel in ("c_simd", "c_omp"):
+                if next(x for x in ml.kernels() if x.name == kernel).available:
+                    assert_matmul_close(ml.matmul(a, b, kernel=kernel), a, b)
+    finally:
+        ml.set_simd_isa(previous)
+
+
+def test_simd_off_makes_rungs_unavailable():
+    previous = ml.set_simd_isa("none")
+    try:
+        simd = next(k for k in ml.kernels() if k.name == "c_simd")
+        assert not simd.available and "SIMD" in simd.reason
+        with pytest.raises(ml.KernelUnavailableError):
+            ml.matmul(np.ones((2, 2)), np.ones((2, 2)), kernel="c_simd")
+    finally:
+        ml.set_simd_isa(previous)
+
+
+def test_unsupported_isa_is_refused():
+    if "avx512" in usable_isas():
+        pytest.skip("this CPU runs every ISA")
+    with pytest.raises(ValueError, match="cannot run"):
+        ml.set_simd_isa("avx512")
+
+
+def test_isa_from_environment():
+    if "avx2" not in usable_isas():
+        pytest.skip("no AVX2 here")
+    env = dict(os.environ, MATMUL_LADDER_ISA="avx2")
+    out = subprocess.run([sys.executable, "-c",
+                          "import matmul_ladder as ml; print(ml.build_info()['simd']['active'])"],
+                         env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "avx2"
+
+
+def test_bad_isa_in_environment_warns():
+    env = dict(os.environ, MATMUL_LADDER_ISA="sse9")
+    out = subprocess.run([sys.executable, "-c", "import matmul_ladder"], env=env,
+                         capture_output=True, text=True, check=True)
+    assert "MATMUL_LADDER_ISA='sse9' ignored" in out.stderr

@@ -1,0 +1,120 @@
+"""Every CPU kernel against numpy.matmul, on every shape and layout GUIDE.md section 4 lists."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import matmul_ladder as ml
+from conftest import (DTYPES, assert_matmul_close, kernel_params, random_matrix, too_slow)
+
+# (M, N, K). Tiles: c_simd MR 6/12, NR 8/16/32, KC 192, MC 672/1356, NC 4096;
+# c_blocked KB 85, NB 1536/3072 (see ml.build_info()["blocking"]).
+SHAPES = [
+    (0, 0, 0), (0, 5, 3), (5, 0, 3), (5, 3, 0), (1, 1, 1), (1, 1, 7), (2, 3, 5),
+    (7, 13, 17), (13, 31, 97), (31, 37, 41),
+    (5, 7, 11), (6, 16, 8), (12, 32, 192), (11, 31, 191), (13, 33, 193), (7, 17, 9),
+    (25, 65, 385), (97, 101, 103),
+    (1, 100, 25600),        # the seed blog's (1 x 25600) @ (25600 x 100)
+    (1400, 40, 50),         # M past MC (both dtypes)
+    (7, 4100, 9),           # N past NC and NB
+    (30, 30, 500),          # K past KC and KB
+    (64, 3100, 90),         # N past float32's NB, K past KB
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("kernel", kernel_params())
+def test_shapes(kernel, shape, dtype):
+    m, n, k = shape
+    if too_slow(kernel, m, n, k):
+        pytest.skip("too slow for py_naive")
+    rng = np.random.default_rng(m * 1_000_003 + n * 1009 + k)
+    a, b = random_matrix(rng, m, k, dtype), random_matrix(rng, k, n, dtype)
+    assert_matmul_close(ml.matmul(a, b, kernel=kernel), a, b)
+
+
+def _layouts(rng, m, n, k, dtype):
+    """(name, a, b) for inputs that are not plain C-ordered arrays."""
+    big_a = random_matrix(rng, 2 * m + 1, 3 * k + 2, dtype)
+    big_b = random_matrix(rng, 2 * k + 1, 3 * n + 2, dtype)
+    yield "fortran", random_matrix(rng, m, k, dtype, "F"), random_matrix(rng, k, n, dtype, "F")
+    yield "row-slice", big_a[:m, :k], big_b[:k, :n]                # row stride > cols
+    yield "strided", big_a[::2, ::3][:m, :k], big_b[::2, ::3][:k, :n]
+    yield "negative", big_a[::-1, ::-1][:m, :k], big_b[::-2, ::-1][:k, :n]
+    yield "transposed", random_matrix(rng, k, m, dtype).T, random_matrix(rng, n, k, dtype).T
+    ro_a, ro_b = random_matrix(rng, m, k, dtype), random_matrix(rng, k, n, dtype)
+    ro_a.setflags(write=False)
+    ro_b.setflags(write=False)
+    yield "read-only", ro_a, ro_b
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kernel", kernel_params())
+def test_layouts(kernel, dtype):
+    rng = np.random.default_rng(7)
+    for m, n, k in [(1, 1, 1), (13, 37, 29), (1, 5, 3), (4, 1, 6)]:
+        for name, a, b in _layouts(rng, m, n, k, dtype):
+            expected = (a.copy(), b.copy())
+            c = ml.matmul(a, b, kernel=kernel)
+            assert_matmul_close(c, a, b)
+            np.testing.assert_array_equal(a, expected[0], err_msg=f"{name}: a was modified")
+            np.testing.assert_array_equal(b, expected[1], err_msg=f"{name}: b was modified")
+
+
+@pytest.mark.parametrize("kernel", kernel_params())
+@settings(max_examples=25, deadline=None)
+@given(m=st.integers(0, 70), n=st.integers(0, 70), k=st.integers(0, 70),
+       dtype=st.sampled_from(DTYPES), order=st.sampled_from("CF"), seed=st.integers(0, 2**31))
+def test_random_shapes(kernel, m, n, k, dtype, order, seed):
+    rng = np.random.default_rng(seed)
+    a, b = random_matrix(rng, m, k, dtype, order), random_matrix(rng, k, n, dtype, order)
+    assert_matmul_close(ml.matmul(a, b, kernel=kernel), a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kernel", kernel_params())
+def test_nan_and_inf_propagate(kernel, dtype):
+    rng = np.random.default_rng(3)
+    m, n, k = 19, 37, 23
+    a = rng.uniform(0.5, 1.0, (m, k)).astype(dtype)
+    b = rng.uniform(0.5, 1.0, (k, n)).astype(dtype)
+    a[2, 3] = np.inf        # row 2 of C: +inf (all other terms positive and finite)
+    b[5, 4] = np.nan        # column 4 of C: NaN
+    c = ml.matmul(a, b, kernel=kernel)
+    assert np.isnan(c[:, 4]).all()
+    others = np.ones(n, bool)
+    others[4] = False
+    assert np.isposinf(c[2, others]).all()
+    rows = np.ones(m, bool)
+    rows[2] = False
+    assert np.isfinite(c[np.ix_(rows, others)]).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kernel", kernel_params())
+def test_output_is_fresh_c_ordered(kernel, dtype):
+    rng = np.random.default_rng(5)
+    a, b = random_matrix(rng, 9, 4, dtype), random_matrix(rng, 4, 11, dtype)
+    c = ml.matmul(a, b, kernel=kernel)
+    assert c.flags.c_contiguous and c.flags.writeable
+    assert not np.shares_memory(c, a) and not np.shares_memory(c, b)
+
+
+@pytest.mark.parametrize("kernel", kernel_params([k.name for k in ml.kernels() if k.parallel
+                                                  and k.device == "cpu"]))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_thread_counts_agree(kernel, dtype):
+    rng = np.random.default_rng(11)
+    a, b = random_matrix(rng, 301, 257, dtype), random_matrix(rng, 257, 203, dtype)
+    results = [ml.matmul(a, b, kernel=kernel, threads=t) for t in (1, 2, 3)]
+    for c in results:
+        assert_matmul_close(c, a, b)
+    if kernel.startswith(("c_", "cy_")):  # each tile is computed by one thread, same order
+        np.testing.assert_array_equal(results[0], results[1])
+        np.testing.assert_array_equal(results[0], results[2])
+
+
+def test_default_kernel_is_c_omp():
+    rng = np.random.default_rng(1)
+    a, b = random_matrix(rng, 20, 30, np.float64), random_matrix(rng, 30, 10, np.float64)
+    np.testing.assert_array_equal(ml.matmul(a, b), ml.matmul(a, b, kernel="c_omp"))
