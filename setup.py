@@ -34,7 +34,7 @@ CYTHON_RUNGS = []  # Cython rungs, e.g. "cy_naive": pyx/cy_naive.pyx
 
 def c_ladder_extension():
     sources = ["pyx/_ckernels.pyx", "csrc/cpu.c", "csrc/ukernel_avx2.c", "csrc/ukernel_avx512.c",
-               "csrc/float32_packed.c", "csrc/float64_packed.c"]
+               "csrc/float32_packed.c", "csrc/float64_packed.c", "csrc/fma_peak.c"]
     depends = [os.path.join("csrc", f) for f in os.listdir("csrc") if f.endswith((".c", ".h"))]
     return Extension("matmul_ladder._ckernels", sources, include_dirs=["csrc"], depends=depends)
 

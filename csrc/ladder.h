@@ -45,6 +45,8 @@ int ladder_active_isa(void);
 int ladder_set_isa(int isa);
 /* Cache sizes in bytes, read at run time; a sane default where unknown. */
 size_t ladder_cache_bytes(int level);
+/* Measured FMA peak in GFLOP/s for elem-byte reals, on `threads` threads (fma_peak.c). */
+double ladder_fma_peak(size_t elem, int isa, int threads, double seconds);
 /* 1 if built with OpenMP. */
 int ladder_has_openmp(void);
 

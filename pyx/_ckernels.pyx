@@ -22,6 +22,7 @@ cdef extern from "ladder.h" nogil:
     int ladder_active_isa()
     int ladder_set_isa(int)
     int ladder_has_openmp()
+    double ladder_fma_peak(size_t, int, int, double)
     size_t ladder_cache_bytes(int)
     ctypedef struct ladder_blocking:
         size_t mr, nr, mc, kc, nc
@@ -124,3 +125,14 @@ def blocked_tiles(size_t itemsize):
     """c_blocked tile sizes for one dtype size."""
     cdef ladder_tiles t = ladder_blocked_tiles(itemsize)
     return {"KB": t.kb, "NB": t.nb}
+
+
+def fma_peak(size_t itemsize, int threads=1, double seconds=0.2):
+    """Measured FMA peak in GFLOP/s with the active ISA's vectors (0.0 without SIMD)."""
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    cdef int isa = ladder_active_isa()
+    cdef double gflops
+    with nogil:
+        gflops = ladder_fma_peak(itemsize, isa, threads, seconds)
+    return gflops

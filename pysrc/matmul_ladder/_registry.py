@@ -130,11 +130,13 @@ def _torch_cpu_bind(threads):
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
 
+    def as_tensor(x):
+        # torch.from_numpy shares memory, but refuses negative strides and warns on read-only.
+        usable = x.flags.writeable and min(x.strides, default=0) >= 0
+        return torch.from_numpy(x if usable else x.copy())
+
     def run(a, b):
-        # torch.from_numpy needs writable, non-negative strides: unit_stride_rows sees to the strides.
-        ta = torch.from_numpy(unit_stride_rows(a) if a.flags.writeable else a.copy())
-        tb = torch.from_numpy(unit_stride_rows(b) if b.flags.writeable else b.copy())
-        return torch.matmul(ta, tb).numpy()
+        return torch.matmul(as_tensor(a), as_tensor(b)).numpy()
     try:
         yield run
     finally:

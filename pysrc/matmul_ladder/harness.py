@@ -1,0 +1,218 @@
+"""The measuring engine of the ladder: every kernel, checked, then timed, row by row.
+
+For each dtype and shape (smallest first), the inputs and the float64 reference are made
+once; then every kernel runs at each thread count (serial kernels at 1), GPU kernels once
+with data on the GPU ("compute") and once from host arrays ("copies"). Each result is checked
+against the reference before anything is timed: a wrong one is a FAILED row, never a time.
+A kernel stops growing once one call would pass the per-call budget (its time at the last
+size scaled by the FLOP ratio): the rest of its sizes are "skipped" rows that say why.
+Every row is appended to the CSV the moment it is measured, so Ctrl-C keeps them.
+"""
+import csv
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import _registry, timing
+from ._threads import cores
+from .check import Reference
+
+COLUMNS = ["run", "kernel", "language", "rung", "device", "mode", "dtype", "M", "N", "K",
+           "threads", "status", "median_s", "min_s", "max_s", "repeats", "gflops",
+           "peak_gflops", "pct_peak", "note"]
+STATUSES = ("ok", "FAILED", "skipped", "OOM", "ERROR", "unavailable")
+
+
+@dataclass
+class Config:
+    sizes: Sequence[int] = (64, 128, 256, 512, 1024, 2048)
+    shapes: Sequence[Tuple[int, int, int]] = ()  # extra (M, N, K), e.g. (1, 100, 25600)
+    dtypes: Sequence[str] = ("float32", "float64")
+    threads: Sequence[int] = field(default_factory=lambda: sorted({1, cores()}))
+    budget: float = 10.0     # seconds one call may take before the kernel stops growing
+    min_time: float = 0.5    # seconds of repeats per measurement, at least 3 repeats
+    kernels: Optional[Sequence[str]] = None  # None: every kernel in the registry
+    seed: int = 0
+
+    def all_shapes(self):
+        square = [(n, n, n) for n in self.sizes]
+        return sorted(set(square) | set(map(tuple, self.shapes)), key=lambda s: (s[0] * s[1] * s[2], s))
+
+
+def flops(m, n, k):
+    return 2.0 * m * n * k
+
+
+def measure_peaks(dtypes, threads):
+    """{(dtype, threads): GFLOP/s} of the FMA microbenchmark; empty without SIMD."""
+    ck = _registry._ckernels
+    if ck is None or ck.active_isa() == "none":
+        return {}
+    return {(d, t): ck.fma_peak(np.dtype(d).itemsize, t, 0.2) for d in dtypes for t in threads}
+
+
+class CsvLog:
+    """Appends rows to a CSV file, flushed one by one."""
+
+    def __init__(self, path):
+        self.path = path
+        is_new = not os.path.exists(path) or os.path.getsize(path) == 0
+        self.file = open(path, "a", newline="")
+        self.writer = csv.DictWriter(self.file, fieldnames=COLUMNS)
+        if is_new:
+            self.writer.writeheader()
+            self.file.flush()
+
+    def write(self, row):
+        self.writer.writerow(row)
+        self.file.flush()
+
+    def close(self):
+        self.file.close()
+
+
+def _is_oom(exc):
+    return isinstance(exc, MemoryError) or "OutOfMemory" in type(exc).__name__
+
+
+def _jobs(kernels, threads):
+    """(kernel, threads, mode) in ladder order; serial kernels at 1 thread, GPU ones twice."""
+    jobs = []
+    for t in sorted(set(threads) | {1}):
+        for k in kernels:
+            if k.device == "gpu":
+                if t == 1:
+                    jobs += [(k, 0, "compute"), (k, 0, "copies")]
+            elif k.parallel and t in threads or t == 1:
+                jobs.append((k, t, "compute"))
+    return jobs
+
+
+class Harness:
+    def __init__(self, config, kernels=None, log=None, run_id=None, progress=None):
+        self.cfg = config
+        if kernels is None:
+            names = config.kernels or [k.name for k in _registry.KERNELS]
+            kernels = [_registry.get(n) for n in names]
+        self.kernels = kernels
+        self.log = log
+        self.run_id = run_id or time.strftime("%Y%m%d-%H%M%S")
+        self.progress = progress  # callable(description) after each row, or None
+        self.last = {}  # (kernel, dtype, threads, mode) -> (flops, seconds) of its last measurement
+        self.stopped = {}  # (kernel, dtype, threads, mode) -> why it stopped growing
+        self.unavailable = set()  # kernels already reported unavailable (one row each)
+        self.peaks = {}
+        self.rows = []
+
+    def total_rows(self):
+        return len(self.cfg.dtypes) * len(self.cfg.all_shapes()) * len(_jobs(self.kernels, self.cfg.threads))
+
+    def run(self):
+        self.peaks = measure_peaks(self.cfg.dtypes, sorted(set(self.cfg.threads) | {1}))
+        rng = np.random.default_rng(self.cfg.seed)
+        jobs = _jobs(self.kernels, self.cfg.threads)
+        for dtype in self.cfg.dtypes:
+            for m, n, k in self.cfg.all_shapes():
+                a = rng.uniform(-1, 1, (m, k)).astype(dtype)
+                b = rng.uniform(-1, 1, (k, n)).astype(dtype)
+                ref = Reference(a, b)
+                for kernel, threads, mode in jobs:
+                    row = self.measure(kernel, threads, mode, a, b, ref)
+                    if row:
+                        self._emit(row)
+                    elif self.progress:
+                        self.progress(f"{kernel.name}: unavailable")
+        return self.rows
+
+    def _emit(self, row):
+        self.rows.append(row)
+        if self.log:
+            self.log.write(row)
+        if self.progress:
+            self.progress(f"{row['kernel']} {row['dtype']} {row['M']}x{row['N']}x{row['K']} "
+                          f"t={row['threads']}: {row['status']}")
+
+    def _row(self, kernel, threads, mode, a, b, status, t=None, note=""):
+        m, k = a.shape
+        n = b.shape[1]
+        row = dict.fromkeys(COLUMNS, "")
+        row.update(run=self.run_id, kernel=kernel.name, language=kernel.language,
+                   rung="" if kernel.rung is None else kernel.rung, device=kernel.device,
+                   mode=mode, dtype=a.dtype.name, M=m, N=n, K=k, threads=threads,
+                   status=status, note=note)
+        if t is not None:
+            gflops = flops(m, n, k) / t.median / 1e9 if t.median > 0 else float("inf")
+            row.update(median_s=f"{t.median:.6g}", min_s=f"{t.min:.6g}", max_s=f"{t.max:.6g}",
+                       repeats=t.repeats, gflops=f"{gflops:.4g}")
+            peak = self.peaks.get((a.dtype.name, threads))
+            if peak and kernel.device == "cpu":
+                row.update(peak_gflops=f"{peak:.4g}", pct_peak=f"{100 * gflops / peak:.3g}")
+        return row
+
+    def measure(self, kernel, threads, mode, a, b, ref):
+        """One row for this kernel on these inputs, or None for an unavailable kernel
+        already reported (it gets one row a run, not one a size)."""
+        key = (kernel.name, a.dtype.name, threads, mode)
+        reason = kernel.availability()
+        if reason:
+            if kernel.name in self.unavailable:
+                return None
+            self.unavailable.add(kernel.name)
+            return self._row(kernel, threads, mode, a, b, "unavailable", note=reason)
+        work = flops(a.shape[0], b.shape[1], a.shape[1])
+        if key in self.stopped:
+            return self._row(kernel, threads, mode, a, b, "skipped", note=self.stopped[key])
+        if key in self.last:
+            last_flops, last_s = self.last[key]
+            predicted = last_s * max(work, 1.0) / max(last_flops, 1.0)
+            if predicted > self.cfg.budget:
+                self.stopped[key] = (f"one call would take ~{predicted:.3g} s > budget "
+                                     f"{self.cfg.budget:g} s")
+                return self._row(kernel, threads, mode, a, b, "skipped", note=self.stopped[key])
+        try:
+            with kernel.bind(max(threads, 1)) as f:
+                call, fetch = self._prepare(kernel, mode, f, a, b)
+                t0 = time.perf_counter()
+                out = call()
+                first = time.perf_counter() - t0
+                problem = ref.violations(fetch(out))
+                if problem:
+                    return self._row(kernel, threads, mode, a, b, "FAILED", note=problem)
+                t = self._time(kernel, mode, call, first, threads)
+        except Exception as exc:  # one kernel's failure must not end the run
+            self.stopped[key] = f"stopped after {type(exc).__name__} at a smaller size"
+            status = "OOM" if _is_oom(exc) else "ERROR"
+            return self._row(kernel, threads, mode, a, b, status, note=f"{type(exc).__name__}: {exc}")
+        self.last[key] = (work, t.median)
+        note = "one call, over budget" if t.repeats == 1 and first > self.cfg.budget else ""
+        return self._row(kernel, threads, mode, a, b, "ok", t, note)
+
+    def _prepare(self, kernel, mode, f, a, b):
+        """(call, fetch): call() runs the kernel once and returns what fetch() turns into a
+        host array. GPU compute mode moves the inputs once, beforehand."""
+        if kernel.device != "gpu":
+            return (lambda: f(a, b)), (lambda out: out)
+        import cupy
+        if mode == "copies":
+            return (lambda: cupy.asnumpy(f(cupy.asarray(a), cupy.asarray(b)))), (lambda out: out)
+        da, db = cupy.asarray(a), cupy.asarray(b)
+
+        def call():
+            out = f(da, db)
+            cupy.cuda.get_current_stream().synchronize()
+            return out
+        return call, cupy.asnumpy
+
+    def _time(self, kernel, mode, call, first, threads):
+        cfg = self.cfg
+        if first > cfg.budget:
+            return timing.Timing.of([first])
+        if kernel.device == "gpu":
+            return timing.time_cupy(call, first, cfg.min_time, cfg.budget,
+                                    host_clock=(mode == "copies"))
+        if kernel.name.startswith("torch"):
+            return timing.time_torch(call, min(cfg.min_time, cfg.budget), threads)
+        return timing.time_host(call, first, cfg.min_time, cfg.budget)

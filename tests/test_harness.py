@@ -1,0 +1,151 @@
+"""The ladder harness: its table and CSV schema, FAILED rows, the per-call budget, an
+interrupted run, and rebuilding plots and report from a CSV. Tiny sizes only."""
+import contextlib
+import csv
+import os
+import time
+
+import numpy as np
+import pytest
+
+from matmul_ladder import _registry, cli, report
+from matmul_ladder.harness import COLUMNS, Config, CsvLog, Harness
+
+TINY = dict(sizes=[8, 16], dtypes=["float32"], threads=[1], budget=5.0, min_time=0.005)
+
+
+def fake_kernel(name, fn):
+    @contextlib.contextmanager
+    def bind(threads):
+        yield fn
+    return _registry.Kernel(name, "C", 90, f"test kernel {name}", False, bind, lambda: "")
+
+
+def run(tmp_path, kernels, **overrides):
+    path = tmp_path / "ladder.csv"
+    log = CsvLog(str(path))
+    h = Harness(Config(**{**TINY, **overrides}), kernels=kernels, log=log, run_id="test")
+    try:
+        h.run()
+    finally:
+        log.close()
+    return h, path
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_tiny_run_table_and_csv_schema(tmp_path):
+    kernels = [_registry.get(n) for n in ("py_naive", "c_naive", "c_simd", "numpy")]
+    kernels = [k for k in kernels if not k.availability()]
+    h, path = run(tmp_path, kernels)
+    with open(path, newline="") as f:
+        assert next(csv.reader(f)) == COLUMNS
+    rows = read_csv(path)
+    assert len(rows) == len(h.rows) == 2 * len(kernels)
+    for r in rows:
+        assert r["status"] == "ok", r
+        assert float(r["median_s"]) > 0 and float(r["gflops"]) > 0 and int(r["repeats"]) >= 3
+        assert float(r["min_s"]) <= float(r["median_s"]) <= float(r["max_s"])
+        assert r["run"] == "test" and r["dtype"] == "float32" and r["threads"] == "1"
+    text = report.console_tables(report.load_csv(path))
+    assert "x prev rung" in text and "% NumPy" in text and "% peak" in text
+    for k in kernels:
+        assert k.name in text
+
+
+def test_wrong_kernel_is_failed_and_not_timed(tmp_path):
+    wrong = fake_kernel("wrong", lambda a, b: a @ b + np.float32(1e-3))
+    h, path = run(tmp_path, [wrong])
+    rows = read_csv(path)
+    assert [r["status"] for r in rows] == ["FAILED", "FAILED"]
+    assert all(r["median_s"] == "" and r["gflops"] == "" for r in rows)
+    assert "out of bound" in rows[0]["note"]
+
+
+def test_budget_stops_a_slow_kernel(tmp_path):
+    def slow(a, b):
+        time.sleep(0.03 * (a.shape[0] / 8) ** 3)  # 0.03 s at n=8, ~0.24 s at n=16
+        return a @ b
+    h, path = run(tmp_path, [fake_kernel("slow", slow)], sizes=[8, 16, 32], budget=0.1)
+    statuses = [(r["N"], r["status"]) for r in read_csv(path)]
+    assert statuses == [("8", "ok"), ("16", "skipped"), ("32", "skipped")]
+    assert "budget" in read_csv(path)[1]["note"]
+
+
+def test_errors_and_oom_do_not_end_the_run(tmp_path):
+    def oom(a, b):
+        raise MemoryError("pretend")
+    h, path = run(tmp_path, [fake_kernel("oom", oom), _registry.get("numpy")])
+    by_kernel = {(r["kernel"], r["N"]): r["status"] for r in read_csv(path)}
+    assert by_kernel[("oom", "8")] == "OOM" and by_kernel[("oom", "16")] == "skipped"
+    assert by_kernel[("numpy", "8")] == by_kernel[("numpy", "16")] == "ok"
+
+
+def test_unavailable_kernel_is_one_row_with_reason(tmp_path):
+    @contextlib.contextmanager
+    def bind(threads):
+        yield None
+    missing = _registry.Kernel("ghost", "baseline", None, "never here", False, bind,
+                               lambda: "not installed: pip install ghost")
+    h, path = run(tmp_path, [missing])
+    rows = read_csv(path)
+    assert len(rows) == 1 and rows[0]["status"] == "unavailable"
+    assert "pip install ghost" in rows[0]["note"]
+
+
+def test_interrupted_run_keeps_its_rows(tmp_path, monkeypatch):
+    def interrupt(a, b):
+        if a.shape[0] >= 32:
+            raise KeyboardInterrupt
+        return a @ b
+    fake = fake_kernel("interrupter", interrupt)
+    monkeypatch.setattr(_registry, "KERNELS", _registry.KERNELS + [fake])
+    monkeypatch.setitem(_registry.BY_NAME, "interrupter", fake)
+    out = tmp_path / "run"
+    code = cli.main(["--sizes", "8,16,32", "--kernels", "c_naive,interrupter", "--dtype", "float32",
+                     "--threads", "1", "--min-time", "0.005", "--out", str(out), "--no-progress"])
+    assert code == 130
+    rows = read_csv(out / "ladder.csv")
+    assert {(r["kernel"], r["N"]) for r in rows} >= {("c_naive", "8"), ("interrupter", "16"),
+                                                     ("c_naive", "32")}
+    assert (out / "REPORT.md").exists()
+
+
+def test_plots_and_report_rebuild_from_csv(tmp_path):
+    h, path = run(tmp_path, [_registry.get("c_naive"), _registry.get("numpy")], sizes=[8, 16, 32])
+    out = tmp_path / "rebuilt"
+    assert cli.main(["--from-csv", str(path), "--out", str(out)]) == 0
+    assert {"gflops_vs_n.png", "time_vs_n.png", "ladder_bar.png", "REPORT.md"} <= set(os.listdir(out))
+    text = (out / "REPORT.md").read_text()
+    assert "## Ladder: float32, n = 32, 1 thread" in text and "c_naive" in text
+    assert "![time_vs_n.png](time_vs_n.png)" in text
+
+
+def test_report_estimates_a_stopped_kernel_from_its_power_law(tmp_path):
+    rows = []
+    for n, s in [(128, 0.01), (256, 0.08), (512, 0.64)]:
+        rows.append(dict.fromkeys(COLUMNS, None) | dict(kernel="c_naive", language="C", rung=1,
+                    device="cpu", mode="compute", dtype="float64", M=n, N=n, K=n, threads=1,
+                    status="ok", median_s=s, note=""))
+    rows.append(dict.fromkeys(COLUMNS, None) | dict(kernel="c_naive", language="C", rung=1,
+                device="cpu", mode="compute", dtype="float64", M=1024, N=1024, K=1024,
+                threads=1, status="skipped", note="budget"))
+    table = report.Table(rows)
+    assert table.exponent("c_naive", "float64", 1)[0] == pytest.approx(3.0)
+    seconds, estimated = table.seconds("c_naive", "float64", 1, 1024)
+    assert estimated and seconds == pytest.approx(5.12)
+
+
+@pytest.mark.parametrize("text, sizes", [("64,128", [64, 128]), ("64:512", [64, 128, 256, 512]),
+                                         ("100,16:32", [16, 32, 100])])
+def test_parse_sizes(text, sizes):
+    assert cli.parse_sizes(text) == sizes
+
+
+def test_parse_shape_is_m_k_n():
+    assert cli.parse_shape("1x25600x100") == (1, 100, 25600)  # stored as (M, N, K)
+    with pytest.raises(Exception):
+        cli.parse_shape("3x4")
