@@ -29,7 +29,7 @@ DEFAULT_PLAIN_FLAGS = "-O3"
 PLAIN_FLAGS = shlex.split(os.environ.get("MATMUL_LADDER_CFLAGS", DEFAULT_PLAIN_FLAGS))
 PACKED_FLAGS = ["-O3"]
 PLAIN_SOURCES = ["csrc/float32_plain.c", "csrc/float64_plain.c"]
-CYTHON_RUNGS = []  # Cython rungs, e.g. "cy_naive": pyx/cy_naive.pyx
+CYTHON_RUNGS = ["cy_naive", "cy_ikj", "cy_blocked", "cy_prange"]  # pyx/<name>.pyx each
 
 
 def c_ladder_extension():
@@ -40,7 +40,9 @@ def c_ladder_extension():
 
 
 def cython_rung_extension(name):
-    return Extension(f"matmul_ladder._{name}", [f"pyx/{name}.pyx"])
+    # cpu.c gives the blocked rungs c_blocked's run-time tile sizes.
+    return Extension(f"matmul_ladder._{name}", [f"pyx/{name}.pyx", "csrc/cpu.c"],
+                     include_dirs=["csrc"], depends=["csrc/ladder.h", "csrc/cpu.c"])
 
 
 def compiler_version(cc):

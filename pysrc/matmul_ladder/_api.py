@@ -103,6 +103,8 @@ def build_info():
             "c_naive": plain, "c_ikj": plain, "c_blocked": plain,
             "c_simd": f"{packed}; {micro}",
             "c_omp": f"{packed}; {micro}",
+            **dict.fromkeys(("cy_naive", "cy_ikj", "cy_blocked", "cy_prange"),
+                            f"{python_cflags} {cfg.get('cython_flags', '')}".strip()),
         },
         "plain_flags_source": ("MATMUL_LADDER_CFLAGS" if cfg.get("plain_flags_from_env")
                                else "default"),

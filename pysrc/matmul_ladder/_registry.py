@@ -99,6 +99,32 @@ def _omp_available():
     return ""
 
 
+# ---- Cython rungs ----------------------------------------------------------------------
+def _cy_binder(rung):
+    module, missing = _import_extension(f"_{rung}")
+
+    @contextlib.contextmanager
+    def bind(threads):
+        def run(a, b):
+            # Typed [:, ::1] memoryviews need C-contiguous inputs: anything else is copied once.
+            a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+            c = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+            if rung == "cy_prange":
+                module.matmul(a, b, c, threads)
+            else:
+                module.matmul(a, b, c)
+            return c
+        yield run
+
+    def availability():
+        if missing:
+            return missing
+        if rung == "cy_prange" and _ckernels is not None and not _ckernels.has_openmp():
+            return "built without OpenMP: prange would run on one thread"
+        return ""
+    return bind, availability
+
+
 # ---- pure Python -------------------------------------------------------------------------
 @contextlib.contextmanager
 def _py_bind(threads):
@@ -198,6 +224,14 @@ KERNELS = [
            "micro-kernel, 1 thread", False, _c_binder("c_simd"), _simd_available),
     Kernel("c_omp", "C", 5, "c_simd on all threads with OpenMP", True, _c_binder("c_omp"),
            _omp_available),
+    Kernel("cy_naive", "Cython", 1, "typed-memoryview i-j-k loop, nogil (twin of c_naive)",
+           False, *_cy_binder("cy_naive")),
+    Kernel("cy_ikj", "Cython", 2, "typed Cython, loops reordered i-k-j (twin of c_ikj)", False,
+           *_cy_binder("cy_ikj")),
+    Kernel("cy_blocked", "Cython", 3, "typed Cython ikj with c_blocked's tiles (twin of "
+           "c_blocked)", False, *_cy_binder("cy_blocked")),
+    Kernel("cy_prange", "Cython", 4, "cy_blocked with rows split across threads by prange",
+           True, *_cy_binder("cy_prange")),
     Kernel("numpy", "baseline", None, "numpy.matmul (its BLAS, pinned with threadpoolctl)",
            True, _numpy_bind, _always),
     Kernel("torch_cpu", "baseline", None, "torch.matmul on the CPU", True, _torch_cpu_bind,
