@@ -57,6 +57,8 @@ typedef struct {
     size_t mc, kc, nc;  /* cache blocks: A block in L2, B panel in L3, B micro-panel in L1 */
 } ladder_blocking;
 ladder_blocking ladder_gemm_blocking(size_t elem, int isa);
+/* Process-wide override of MC, KC, NC for tuning sweeps; 0 keeps the derived size. */
+void ladder_set_gemm_blocking(size_t mc, size_t kc, size_t nc);
 
 /* c_blocked's tiles: a KB x NB tile of B stays in L2, a row of NB in L1. */
 typedef struct { size_t kb, nb; } ladder_tiles;

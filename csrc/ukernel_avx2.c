@@ -17,6 +17,10 @@ void ukernel_avx2_s(size_t kc, const float *Ap, const float *Bp, float *C, size_
     __m256 c[MR][2];
     for (int i = 0; i < MR; i++)
         c[i][0] = c[i][1] = _mm256_setzero_ps();
+    for (int i = 0; i < MR; i++) {  /* C comes from memory: start fetching its rows now */
+        _mm_prefetch((const char *)(C + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(C + i * ldc + UK_AVX2_NR_S - 1), _MM_HINT_T0);
+    }
     for (size_t k = 0; k < kc; k++, Ap += MR, Bp += UK_AVX2_NR_S) {
         const __m256 b0 = _mm256_loadu_ps(Bp), b1 = _mm256_loadu_ps(Bp + 8);
         for (int i = 0; i < MR; i++) {
@@ -41,6 +45,10 @@ void ukernel_avx2_d(size_t kc, const double *Ap, const double *Bp, double *C, si
     __m256d c[MR][2];
     for (int i = 0; i < MR; i++)
         c[i][0] = c[i][1] = _mm256_setzero_pd();
+    for (int i = 0; i < MR; i++) {  /* C comes from memory: start fetching its rows now */
+        _mm_prefetch((const char *)(C + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(C + i * ldc + UK_AVX2_NR_D - 1), _MM_HINT_T0);
+    }
     for (size_t k = 0; k < kc; k++, Ap += MR, Bp += UK_AVX2_NR_D) {
         const __m256d b0 = _mm256_loadu_pd(Bp), b1 = _mm256_loadu_pd(Bp + 4);
         for (int i = 0; i < MR; i++) {

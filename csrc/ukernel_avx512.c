@@ -16,6 +16,10 @@ void ukernel_avx512_s(size_t kc, const float *Ap, const float *Bp, float *C, siz
     __m512 c[MR][2];
     for (int i = 0; i < MR; i++)
         c[i][0] = c[i][1] = _mm512_setzero_ps();
+    for (int i = 0; i < MR; i++) {  /* C comes from memory: start fetching its rows now */
+        _mm_prefetch((const char *)(C + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(C + i * ldc + UK_AVX512_NR_S - 1), _MM_HINT_T0);
+    }
     for (size_t k = 0; k < kc; k++, Ap += MR, Bp += UK_AVX512_NR_S) {
         const __m512 b0 = _mm512_loadu_ps(Bp), b1 = _mm512_loadu_ps(Bp + 16);
         for (int i = 0; i < MR; i++) {
@@ -40,6 +44,10 @@ void ukernel_avx512_d(size_t kc, const double *Ap, const double *Bp, double *C, 
     __m512d c[MR][2];
     for (int i = 0; i < MR; i++)
         c[i][0] = c[i][1] = _mm512_setzero_pd();
+    for (int i = 0; i < MR; i++) {  /* C comes from memory: start fetching its rows now */
+        _mm_prefetch((const char *)(C + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(C + i * ldc + UK_AVX512_NR_D - 1), _MM_HINT_T0);
+    }
     for (size_t k = 0; k < kc; k++, Ap += MR, Bp += UK_AVX512_NR_D) {
         const __m512d b0 = _mm512_loadu_pd(Bp), b1 = _mm512_loadu_pd(Bp + 8);
         for (int i = 0; i < MR; i++) {

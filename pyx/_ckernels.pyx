@@ -27,6 +27,7 @@ cdef extern from "ladder.h" nogil:
     ctypedef struct ladder_blocking:
         size_t mr, nr, mc, kc, nc
     ladder_blocking ladder_gemm_blocking(size_t, int)
+    void ladder_set_gemm_blocking(size_t, size_t, size_t)
     ctypedef struct ladder_tiles:
         size_t kb, nb
     ladder_tiles ladder_blocked_tiles(size_t)
@@ -119,6 +120,11 @@ def gemm_blocking(size_t itemsize, str isa):
     """c_simd/c_omp block sizes for one dtype size and ISA."""
     cdef ladder_blocking bs = ladder_gemm_blocking(itemsize, ISA_NAMES.index(isa))
     return {"MR": bs.mr, "NR": bs.nr, "MC": bs.mc, "KC": bs.kc, "NC": bs.nc}
+
+
+def set_gemm_blocking(size_t mc=0, size_t kc=0, size_t nc=0):
+    """Override c_simd/c_omp's MC, KC, NC for every dtype (0: derive from the caches)."""
+    ladder_set_gemm_blocking(mc, kc, nc)
 
 
 def blocked_tiles(size_t itemsize):

@@ -2,6 +2,14 @@
 
 Drift on a shared machine (another process, clock changes) then hits every contender alike,
 and the ratio of each round is a paired sample. Each contender's answer is checked first.
+
+Multi-threaded contenders are raced in blocks instead (`block_time` > 0): after a call,
+OpenBLAS's idle worker threads spin for up to ~2^28 cycles (~70 ms) and OpenMP's for a
+shorter while, so a call of the other library that starts meanwhile shares its cores with
+spinning threads and loses up to half its speed. Each contender therefore runs calls for
+`block_time` seconds in a row, its first call in each block is discarded, and the block's
+median is the round's sample. (Sleeping between calls instead is worse on a VM: waking a
+halted virtual CPU took milliseconds here.)
 """
 import statistics
 import time
@@ -19,7 +27,7 @@ class Race:
     rounds: int
 
 
-def race(a, b, contenders, baseline, min_time=1.0, budget=30.0, min_rounds=5):
+def race(a, b, contenders, baseline, min_time=1.0, budget=30.0, min_rounds=5, block_time=0.0):
     """contenders: {name: f(a, b)}; baseline: the name every ratio is taken against."""
     ref = Reference(a, b)
     first = {}
@@ -30,16 +38,28 @@ def race(a, b, contenders, baseline, min_time=1.0, budget=30.0, min_rounds=5):
         problem = ref.violations(out)
         if problem:
             raise AssertionError(f"{name} gave a wrong answer, not timed: {problem}")
-    per_round = sum(first.values())
+    per_round = sum(max(t, block_time) for t in first.values())
     rounds = repeat_count(per_round, min_time, budget, min_repeats=min_rounds)
     samples = {name: [] for name in contenders}
     names = list(contenders)
     for r in range(rounds):
         for name in (names if r % 2 == 0 else names[::-1]):  # alternate who goes first
-            t0 = time.perf_counter()
-            contenders[name](a, b)
-            samples[name].append(time.perf_counter() - t0)
+            samples[name].append(_block(contenders[name], a, b, block_time))
     base = samples[baseline]
     ratios = {name: statistics.median(tb / tk for tb, tk in zip(base, s))
               for name, s in samples.items()}
     return Race({n: Timing.of(s) for n, s in samples.items()}, ratios, rounds)
+
+
+def _block(f, a, b, block_time):
+    """One call's time, or with block_time > 0 the median of a block of calls after one
+    discarded call."""
+    times = []
+    start = time.perf_counter()
+    while True:
+        t0 = time.perf_counter()
+        f(a, b)
+        times.append(time.perf_counter() - t0)
+        if block_time <= 0 or (len(times) >= 3 and time.perf_counter() - start >= block_time):
+            break
+    return times[0] if block_time <= 0 else statistics.median(times[1:])
