@@ -34,7 +34,7 @@ CYTHON_RUNGS = ["cy_naive", "cy_ikj", "cy_blocked", "cy_prange"]  # pyx/<name>.p
 
 def c_ladder_extension():
     sources = ["pyx/_ckernels.pyx", "csrc/cpu.c", "csrc/ukernel_avx2.c", "csrc/ukernel_avx512.c",
-               "csrc/float32_packed.c", "csrc/float64_packed.c", "csrc/fma_peak.c"]
+               "csrc/float32_packed.c", "csrc/float64_packed.c", "csrc/fma_peak.c", "csrc/stream.c"]
     depends = [os.path.join("csrc", f) for f in os.listdir("csrc") if f.endswith((".c", ".h"))]
     return Extension("matmul_ladder._ckernels", sources, include_dirs=["csrc"], depends=depends)
 

@@ -23,6 +23,7 @@ cdef extern from "ladder.h" nogil:
     int ladder_set_isa(int)
     int ladder_has_openmp()
     double ladder_fma_peak(size_t, int, int, double)
+    double ladder_triad_gbs(size_t, int, int)
     size_t ladder_cache_bytes(int)
     ctypedef struct ladder_blocking:
         size_t mr, nr, mc, kc, nc
@@ -142,3 +143,15 @@ def fma_peak(size_t itemsize, int threads=1, double seconds=0.2):
     with nogil:
         gflops = ladder_fma_peak(itemsize, isa, threads, seconds)
     return gflops
+
+
+def triad_bandwidth(size_t elements=1 << 25, int threads=1, int repeats=5):
+    """Best STREAM-like triad bandwidth in GB/s over arrays of `elements` doubles."""
+    if threads < 1 or repeats < 1:
+        raise ValueError("threads and repeats must be >= 1")
+    cdef double gbs
+    with nogil:
+        gbs = ladder_triad_gbs(elements, threads, repeats)
+    if gbs < 0:
+        raise MemoryError(f"triad: could not allocate 3 x {elements} doubles")
+    return gbs

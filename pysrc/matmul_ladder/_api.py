@@ -20,7 +20,7 @@ def matmul(a, b, kernel="c_omp", threads=None):
     CPU kernels take 2-D numpy arrays of one dtype (float32 or float64) and return a new
     C-ordered numpy array of that dtype. Inputs whose rows are not unit-stride (Fortran order,
     column slices, negative strides) are copied once to C order first. GPU kernels ("cupy",
-    "torch_cuda", "cuda_*") take and return CuPy arrays.
+    "torch_cuda", "cuda_*") take and return CuPy arrays; the cuda_* rungs are float32 only.
 
     threads: None means OMP_NUM_THREADS, else all cores, for parallel kernels, and 1 for the
     others; a single-threaded kernel accepts only None or 1.
@@ -35,6 +35,8 @@ def matmul(a, b, kernel="c_omp", threads=None):
         check_operands(a, b, kernel, cupy)
     else:
         check_operands(a, b, kernel)
+    if a.dtype.name not in k.dtypes:
+        raise TypeError(f"kernel {kernel!r} takes {' or '.join(k.dtypes)} only; got {a.dtype}")
     with k.bind(nthreads) as run:
         return run(a, b)
 

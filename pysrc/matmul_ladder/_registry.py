@@ -39,6 +39,7 @@ class Kernel:
     binder: Callable  # threads -> context manager yielding f(a, b)
     availability: Callable[[], str]  # "" if usable here, else the reason
     device: str = "cpu"
+    dtypes: tuple = ("float32", "float64")
 
     def info(self):
         reason = self.availability()
@@ -211,6 +212,16 @@ def _always():
     return ""
 
 
+def _cuda_kernel(rung):
+    from . import cuda
+
+    @contextlib.contextmanager
+    def bind(threads):
+        yield cuda.launcher(rung)
+    return Kernel(rung.name, "CUDA", rung.rung, rung.description, False, bind, _cupy_missing,
+                  "gpu", ("float32",))
+
+
 KERNELS = [
     Kernel("py_naive", "Python", 0, "pure-Python triple loop on lists (the floor)", False,
            _py_bind, _always),
@@ -241,6 +252,15 @@ KERNELS = [
     Kernel("torch_cuda", "baseline", None, "torch.matmul on CUDA (cuBLAS, TF32 off)", False,
            _torch_cuda_bind, _torch_cuda_missing, "gpu"),
 ]
+
+
+
+def _cuda_rungs():
+    from . import cuda
+    return [_cuda_kernel(r) for r in cuda.RUNGS]
+
+
+KERNELS += _cuda_rungs()
 BY_NAME = {k.name: k for k in KERNELS}
 
 

@@ -11,17 +11,32 @@ import numpy as np
 BOUND_C = 2.0
 
 
+def _array_module(x):
+    """numpy, or cupy for a CuPy array (without importing cupy otherwise)."""
+    if type(x).__module__.split(".")[0] == "cupy":
+        import cupy
+        return cupy
+    return np
+
+
 class Reference:
     """C_ref and the bound for one pair of inputs, computed once, checked against many."""
 
     def __init__(self, a, b):
-        a64, b64 = a.astype(np.float64), b.astype(np.float64)
-        self.expected = a64 @ b64
-        self.bound = BOUND_C * a.shape[1] * np.finfo(a.dtype).eps * (np.abs(a64) @ np.abs(b64))
-        self.dtype = a.dtype
+        """a, b: numpy arrays, or CuPy arrays (the reference is then computed on the GPU,
+        in float64, and brought back)."""
+        xp = _array_module(a)
+        a64, b64 = a.astype(xp.float64), b.astype(xp.float64)
+        expected = a64 @ b64
+        bound = BOUND_C * a.shape[1] * np.finfo(a.dtype).eps * (xp.abs(a64) @ xp.abs(b64))
+        to_host = getattr(xp, "asnumpy", np.asarray)
+        self.expected, self.bound = to_host(expected), to_host(bound)
+        self.dtype = np.dtype(a.dtype)
 
     def violations(self, c):
         """'' if c passes, else a sentence saying how it fails."""
+        if _array_module(c) is not np:
+            c = c.get()
         c = np.asarray(c)
         if c.shape != self.expected.shape:
             return f"shape {c.shape}, expected {self.expected.shape}"

@@ -108,7 +108,9 @@ class Harness:
         self.rows = []
 
     def total_rows(self):
-        return len(self.cfg.dtypes) * len(self.cfg.all_shapes()) * len(_jobs(self.kernels, self.cfg.threads))
+        jobs = _jobs(self.kernels, self.cfg.threads)
+        per_shape = sum(1 for d in self.cfg.dtypes for k, _, _ in jobs if d in k.dtypes)
+        return per_shape * len(self.cfg.all_shapes())
 
     def run(self):
         self.peaks = measure_peaks(self.cfg.dtypes, sorted(set(self.cfg.threads) | {1}))
@@ -120,6 +122,8 @@ class Harness:
                 b = rng.uniform(-1, 1, (k, n)).astype(dtype)
                 ref = Reference(a, b)
                 for kernel, threads, mode in jobs:
+                    if dtype not in kernel.dtypes:
+                        continue
                     row = self.measure(kernel, threads, mode, a, b, ref)
                     if row:
                         self._emit(row)

@@ -190,8 +190,12 @@ def console_tables(rows, size=None):
 
 
 def unavailable(rows):
-    """['kernel: reason'] for the kernels that could not run here (one row each per run)."""
-    return [f"{r['kernel']}: {r['note']}" for r in rows if r["status"] == "unavailable"]
+    """['kernels: reason'] for the kernels that could not run here, grouped by reason."""
+    by_reason = {}
+    for r in rows:
+        if r["status"] == "unavailable":
+            by_reason.setdefault(r["note"], []).append(r["kernel"])
+    return [f"{', '.join(names)}: {reason}" for reason, names in by_reason.items()]
 
 
 GPU_HEADER = ["kernel", "mode", "dtype", "n", "time", "GFLOP/s", "status"]
