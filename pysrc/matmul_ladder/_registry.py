@@ -204,7 +204,13 @@ def _torch_cuda_bind(threads):
     torch.backends.cuda.matmul.allow_tf32 = False  # true FP32, as cuBLAS through CuPy
 
     def run(a, b):
-        return cupy.from_dlpack(torch.matmul(torch.from_dlpack(a), torch.from_dlpack(b)))
+        m, k, n = a.shape[0], a.shape[1], b.shape[1]
+        if m == 0 or n == 0 or k == 0:  # nothing to multiply; DLPack of empty arrays is fragile
+            return cupy.zeros((m, n), dtype=a.dtype)
+        # DLPack shares memory but needs non-negative strides: contiguous copies where not.
+        ta = torch.from_dlpack(cupy.ascontiguousarray(a))
+        tb = torch.from_dlpack(cupy.ascontiguousarray(b))
+        return cupy.from_dlpack(torch.matmul(ta, tb))
     yield run
 
 
