@@ -27,7 +27,7 @@ from ._threads import cores
 from .check import Reference
 from .timing import time_host
 
-ISA_ORDER = ["scalar", "SSE (128-bit)", "AVX (256-bit)", "AVX-512 (512-bit)"]
+ISA_ORDER = ["scalar", "SSE 128-bit", "AVX 256-bit", "AVX-512"]
 FP_ARITH = re.compile(r"^v?(add|sub|mul|div|fmadd\d*|fnmadd\d*|fmsub\d*|fnmsub\d*)(ss|sd|ps|pd)$")
 MECHANISM = {
     "c_ikj": "loop order: unit-stride B and C (cache lines used whole), SSE2 vectorisation",
@@ -100,10 +100,15 @@ class Instruction:
 
 @dataclass
 class LoopFacts:
-    isa: str
+    isa: str          # width of the accumulating instructions (add/sub/FMA): the loop's real width
     fma: bool
     fp_ops: int
+    mul_isa: str = ""  # set where the multiplies are wider than the adds (vectorised multiply only)
     span: tuple = field(default=(0, 0))
+
+    def label(self):
+        text = self.isa + (" + FMA" if self.fma else "")
+        return text + (f" (multiplies {self.mul_isa})" if self.mul_isa else "")
 
 
 def parse_objdump(text):
@@ -123,21 +128,26 @@ def parse_objdump(text):
 
 
 def width(ins):
-    """(isa index, is_fma) of a floating-point arithmetic instruction, or None."""
+    """(isa rank, is_fma, is_multiply) of a floating-point arithmetic instruction, or None."""
     m = FP_ARITH.match(ins.mnemonic)
     if not m:
         return None
-    fma = "fm" in m.group(1) or "fnm" in m.group(1)
+    op = m.group(1)
+    fma = op.startswith(("fm", "fnm"))
     if "%zmm" in ins.operands:
-        return 3, fma
-    if "%ymm" in ins.operands:
-        return 2, fma
-    return (1 if m.group(2) in ("ps", "pd") else 0), fma
+        rank = 3
+    elif "%ymm" in ins.operands:
+        rank = 2
+    else:
+        rank = 1 if m.group(2) in ("ps", "pd") else 0
+    return rank, fma, op in ("mul", "div")
 
 
 def hot_loop(instructions):
-    """The innermost loop (a backward jump's range, holding no other loop) with the most
-    floating-point arithmetic; its widest ISA and whether it uses FMA. None if no such loop."""
+    """The innermost loop (a backward jump's range, holding no other loop) that does floating-
+    point work, preferring the widest accumulation, then the most such instructions. Returns its
+    LoopFacts, or None. Widest first because compilers keep a scalar copy of a vectorised loop
+    (for the remainder, or when a run-time alias check fails) with as many instructions."""
     loops = []
     for ins in instructions:
         if ins.mnemonic.startswith("j"):
@@ -145,14 +155,19 @@ def hot_loop(instructions):
             if target and int(target.group(1), 16) <= ins.address:
                 loops.append((int(target.group(1), 16), ins.address))
     inner = [l for l in loops if not any(o != l and l[0] <= o[0] and o[1] <= l[1] for o in loops)]
-    best = None
+    best, best_key = None, None
     for start, end in inner:
-        kinds = [width(i) for i in instructions if start <= i.address <= end]
-        kinds = [k for k in kinds if k]
-        if kinds:
-            facts = LoopFacts(ISA_ORDER[max(k[0] for k in kinds)], any(k[1] for k in kinds), len(kinds), (start, end))
-            if best is None or facts.fp_ops > best.fp_ops:
-                best = facts
+        kinds = [k for k in (width(i) for i in instructions if start <= i.address <= end) if k]
+        acc = [k for k in kinds if not k[2]]
+        if not acc:
+            continue
+        acc_rank = max(k[0] for k in acc)
+        mul_rank = max((k[0] for k in kinds if k[2]), default=-1)
+        facts = LoopFacts(ISA_ORDER[acc_rank], any(k[1] for k in kinds), len(kinds),
+                          ISA_ORDER[mul_rank] if mul_rank > acc_rank else "", (start, end))
+        key = (acc_rank, len(kinds))
+        if best_key is None or key > best_key:
+            best, best_key = facts, key
     return best
 
 
@@ -187,7 +202,8 @@ def isa_column(kernels, dtype, isa):
         for name, ins in dumps[path].items():
             if re.search(pattern, name):
                 facts = hot_loop(ins)
-                if facts and (best is None or facts.fp_ops > best.fp_ops):
+                if facts and (best is None or (ISA_ORDER.index(facts.isa), facts.fp_ops) >
+                              (ISA_ORDER.index(best.isa), best.fp_ops)):
                     best = facts
         out[kernel] = best
     return out
@@ -212,14 +228,15 @@ def seconds(kernel, n, dtype, threads=1, min_time=0.3):
 
 
 def scaling(n, dtype, kernels=("c_omp", "cy_prange", "numpy")):
-    """[(kernel, threads, seconds)] for threads 1..nproc."""
+    """[(kernel, threads, seconds)] for threads 1..nproc; kernels take turns at each count, so
+    that a passing disturbance does not land on one kernel's whole curve."""
     rows = []
-    for kernel in kernels:
-        for t in range(1, cores() + 1):
+    for t in range(1, cores() + 1):
+        for kernel in kernels:
             s = seconds(kernel, n, dtype, t)
             if s:
                 rows.append((kernel, t, s))
-    return rows
+    return sorted(rows, key=lambda row: (kernels.index(row[0]), row[1]))
 
 
 # ---- the study --------------------------------------------------------------------------
@@ -274,7 +291,7 @@ def study(cfg, workdir, log=print):
                                                                   c.get("D1mr", 0) / flops(n)))
     if "isa" in cfg.only:
         facts = isa_column(COUNTER_RUNGS, cfg.dtype, isa if isa != "none" else "avx2")
-        r["isa_column"] = {k: (f.isa + (" + FMA" if f.fma else "") if f else "not found") for k, f in facts.items()}
+        r["isa_column"] = {k: (f.label() if f else "not found") for k, f in facts.items()}
     if "scaling" in cfg.only:
         log(f"scaling n={cfg.n_scaling}")
         r["scaling"] = scaling(cfg.n_scaling, cfg.dtype)
@@ -482,6 +499,29 @@ def verdicts(r):
     return out
 
 
+def read_scaling_csv(path):
+    """(n, [(kernel, threads, seconds)]) from another run's why.csv, e.g. a 16-core host's."""
+    rows, n = [], None
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            if row["section"] == "scaling":
+                n = int(row["n"])
+                rows.append((row["kernel"], int(row["metric"].split("_")[1].rstrip("t")), float(row["value"])))
+    return n, rows
+
+
+def scaling_section(title, n, rows):
+    by = {}
+    for k, t, s in rows:
+        by.setdefault(k, []).append((t, s))
+    top = max(t for _, t, _ in rows)
+    lines = [f"## {title}", "", _table(["kernel"] + [f"{t} thr" for t in range(1, top + 1)],
+             [[k] + [f"{2.0 * n ** 3 / s / 1e9:.3g}" for t, s in pts] for k, pts in by.items()]), ""]
+    eff = [f"{k}: {pts[0][1] / pts[-1][1]:.2g}x on {pts[-1][0]} threads "
+           f"({100 * pts[0][1] / pts[-1][1] / pts[-1][0]:.0f}% efficiency)" for k, pts in by.items()]
+    return lines + ["GFLOP/s at n = %d. Speed-up at the most threads: %s." % (n, "; ".join(eff)), ""]
+
+
 def write_note(r, out_dir, command):
     cfg = r["config"]
     rows, product, end = decomposition(r, cfg)
@@ -517,11 +557,11 @@ def write_note(r, out_dir, command):
                   "Intensity is FLOPs per byte that missed the (simulated) L2.", "",
                   _table(["kernel", "FLOP/byte", "GFLOP/s"], [[k, f"{ai:.3g}", f"{g:.3g}"] for k, ai, g in roofline_points(r)]), ""]
     if r.get("scaling"):
-        by = {}
-        for k, t, s in r["scaling"]:
-            by.setdefault(k, []).append((t, s))
-        lines += ["## Scaling", "", _table(["kernel"] + [f"{t} thr" for t in range(1, r["cores"] + 1)],
-                  [[k] + [f"{2.0 * cfg['n_scaling'] ** 3 / s / 1e9:.3g} GF/s" for t, s in pts] for k, pts in by.items()]), ""]
+        lines += scaling_section(f"Scaling on this machine ({r['cores']} cores)", cfg["n_scaling"], r["scaling"])
+    if r.get("other_scaling"):
+        n, rows = r["other_scaling"]
+        lines += scaling_section(f"Scaling on {r['other_label']}", n, rows)
+        lines += [f"![scaling, {r['other_label']}]({r['other_plot']})", ""]
     for p in plots(r, out_dir):
         lines += [f"![{p}]({p})", ""]
     with open(os.path.join(out_dir, "WHY.md"), "w") as f:
@@ -539,6 +579,9 @@ def main(argv=None):
     p.add_argument("--only", help="comma list of: counters, cliff, isa, scaling, roofline")
     p.add_argument("--dtype", default="float64", choices=["float32", "float64"])
     p.add_argument("--out", default=os.path.join("results", "why-" + time.strftime("%Y%m%d-%H%M%S")))
+    p.add_argument("--other-scaling", metavar="WHY_CSV",
+                   help="add the scaling curve of another run (e.g. a 16-core host's why.csv)")
+    p.add_argument("--other-label", default="the other host", help="its name in WHY.md")
     args = p.parse_args(argv)
     cfg = WhyConfig.quick() if args.quick else WhyConfig.full()
     cfg.dtype = args.dtype
@@ -548,6 +591,11 @@ def main(argv=None):
     command = "python experiments/why.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     with tempfile.TemporaryDirectory() as work:
         r = study(cfg, work, log=lambda m: print(m, file=sys.stderr, flush=True))
+    if args.other_scaling:
+        r["other_scaling"] = read_scaling_csv(args.other_scaling)
+        r["other_label"] = args.other_label
+        plot = os.path.join(os.path.dirname(args.other_scaling), "scaling.png")
+        r["other_plot"] = os.path.relpath(plot, args.out)
     write_csv(r, os.path.join(args.out, "why.csv"))
     note = write_note(r, args.out, command)
     print(open(note).read())

@@ -1,0 +1,66 @@
+"""why.py's readers of cachegrind and objdump output, on recorded samples, and its verdicts."""
+import os
+
+import pytest
+
+from matmul_ladder import why
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+def read(name):
+    with open(os.path.join(DATA, name)) as f:
+        return f.read()
+
+
+def test_parse_cachegrind_sample():
+    counts = why.parse_cachegrind(read("cachegrind_sample.out"))
+    assert list(counts) == ["Ir", "I1mr", "ILmr", "Dr", "D1mr", "DLmr", "Dw", "D1mw", "DLmw"]
+    assert counts["Ir"] == 567063695 and counts["DLmw"] == 257075
+
+
+def test_parse_cachegrind_rejects_other_text():
+    with pytest.raises(ValueError, match="not a cachegrind output"):
+        why.parse_cachegrind("hello\n")
+
+
+def test_parse_objdump_sample():
+    functions = why.parse_objdump(read("objdump_sample.txt"))
+    assert {"mm_naive_d", "mm_ikj_d", "ukernel_avx2_d"} <= set(functions)
+    first = functions["mm_ikj_d"][0]
+    assert first.address > 0 and first.mnemonic
+
+
+@pytest.mark.parametrize("function, label", [
+    ("mm_naive_d", "scalar (multiplies SSE 128-bit)"),   # gcc pairs the multiplies, adds stay in order
+    ("mm_ikj_d", "SSE 128-bit"),                          # the vectorised copy of the inner loop
+    ("ukernel_avx2_d", "AVX 256-bit + FMA"),
+])
+def test_hot_loop_isa(function, label):
+    facts = why.hot_loop(why.parse_objdump(read("objdump_sample.txt"))[function])
+    assert facts is not None and facts.label() == label
+
+
+def test_width_classifies_instructions():
+    ins = why.Instruction
+    assert why.width(ins(0, "vfmadd231pd", "%zmm1,%zmm2,%zmm3")) == (3, True, False)
+    assert why.width(ins(0, "vfmadd231ps", "%ymm1,%ymm2,%ymm3")) == (2, True, False)
+    assert why.width(ins(0, "mulpd", "%xmm3,%xmm0")) == (1, False, True)
+    assert why.width(ins(0, "addsd", "%xmm0,%xmm1")) == (0, False, False)
+    assert why.width(ins(0, "movapd", "%xmm0,%xmm1")) is None
+
+
+def test_verdicts_read_the_numbers():
+    r = {"config": why.WhyConfig.quick().__dict__, "geometry": {"L2": (2 << 20, 16, 64)}, "cores": 2,
+         "counters": {"c_naive": {"D1mr": 0.5, "Ir": 2.8, "Dr": 0.75, "DLmr": 1e-4},
+                      "c_ikj": {"D1mr": 0.06, "Ir": 2.0, "Dr": 0.5, "DLmr": 1e-4},
+                      "c_blocked": {"D1mr": 0.005, "Ir": 2.0, "Dr": 0.5, "DLmr": 1e-4},
+                      "c_simd": {"D1mr": 0.01, "Ir": 0.4, "Dr": 0.09, "DLmr": 3e-4}},
+         "isa_column": {"c_naive": "scalar", "c_ikj": "SSE 128-bit", "c_blocked": "SSE 128-bit",
+                        "c_simd": "AVX-512 + FMA"},
+         "cliff_time": {"c_ikj": [(256, 9.0), (1024, 6.5)], "c_blocked": [(256, 9.4), (1024, 9.2)]}}
+    v = {h.split(":")[0]: verdict for h, _, _, verdict in why.verdicts(r)}
+    assert v["Loop order"] == "supported"
+    assert v["Blocking"] == "supported"
+    assert v["SIMD"].startswith("partly refuted")
+    assert v["Registers and packing"] == "supported"
