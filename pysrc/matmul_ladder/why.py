@@ -73,20 +73,28 @@ def parse_cachegrind(text):
     return dict(zip(events, summary))
 
 
+def _cachegrind(kernel, n, dtype, geometry, workdir):
+    """{event: total} of one driver run under cachegrind (geometry: ((flag, size, assoc, line), ...))."""
+    out = os.path.join(workdir, f"cg.{kernel}.{n}.{dtype}")
+    cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", f"--cachegrind-out-file={out}"]
+    cmd += [f"{flag}={size},{assoc},{line}" for flag, size, assoc, line in geometry]
+    cmd += [sys.executable, "-m", "matmul_ladder._cg_driver", kernel, str(n), dtype]
+    subprocess.run(cmd, check=True, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    with open(out) as f:
+        return parse_cachegrind(f.read())
+
+
+_baselines = {}
+
+
 def cachegrind_counts(kernel, n, dtype, geometry, workdir):
-    """Counts for one call of `kernel`, less the driver's baseline; None without valgrind."""
-    def run(name):
-        out = os.path.join(workdir, f"cg.{name}.{n}.{dtype}")
-        cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", f"--cachegrind-out-file={out}"]
-        for flag, level in (("--D1", "L1d"), ("--LL", "L2")):
-            if level in geometry:
-                cmd.append(f"{flag}={','.join(map(str, geometry[level]))}")
-        cmd += [sys.executable, "-m", "matmul_ladder._cg_driver", name, str(n), dtype]
-        subprocess.run(cmd, check=True, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
-        with open(out) as f:
-            return parse_cachegrind(f.read())
-    base = run("none")
-    total = run(kernel)
+    """Counts for one call of `kernel`, less the driver's baseline (run once per size)."""
+    flags = tuple((flag, *geometry[level]) for flag, level in (("--D1", "L1d"), ("--LL", "L2"))
+                  if level in geometry)
+    key = (n, dtype, flags, workdir)
+    if key not in _baselines:
+        _baselines[key] = _cachegrind("none", n, dtype, flags, workdir)
+    base, total = _baselines[key], _cachegrind(kernel, n, dtype, flags, workdir)
     return {k: total[k] - base.get(k, 0) for k in total}
 
 
