@@ -8,6 +8,7 @@ import contextlib
 import functools
 import importlib
 import importlib.util
+import os
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -201,7 +202,8 @@ def _cupy_bind(threads):
 def _torch_cuda_bind(threads):
     import cupy
     import torch
-    torch.backends.cuda.matmul.allow_tf32 = False  # true FP32, as cuBLAS through CuPy
+    # True FP32, as cuBLAS through CuPy, unless the harness was asked for TF32 (--tf32).
+    torch.backends.cuda.matmul.allow_tf32 = os.environ.get("MATMUL_LADDER_TF32") == "1"
 
     def run(a, b):
         m, k, n = a.shape[0], a.shape[1], b.shape[1]

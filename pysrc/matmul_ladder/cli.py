@@ -124,6 +124,8 @@ def main(argv=None):
     csv_path = os.path.join(out_dir, "ladder.csv")
     log = CsvLog(csv_path)
     harness = Harness(cfg, log=log, run_id=run_id)
+    print(f"NumPy's BLAS: {machine.blas_label()}; SIMD micro-kernel: "
+          f"{machine.build_info()['simd']['active']}")
     print(f"matmul-ladder: {len(harness.kernels)} kernels, sizes {list(cfg.sizes)}"
           f"{' + ' + str(list(cfg.shapes)) if cfg.shapes else ''}, {', '.join(cfg.dtypes)}, "
           f"threads {list(cfg.threads)}, budget {cfg.budget:g} s/call -> {out_dir}/", flush=True)
