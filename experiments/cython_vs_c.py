@@ -9,6 +9,7 @@ threads (the overhead of prange on one thread, and its speed-up). Pairs whose si
 would pass --budget seconds are skipped, and say so.
 """
 import argparse
+import contextlib
 import os
 import sys
 
@@ -22,11 +23,6 @@ from matmul_ladder.report import text_table
 TWINS = [("cy_naive", "c_naive"), ("cy_ikj", "c_ikj"), ("cy_blocked", "c_blocked")]
 
 
-def bound(kernel, threads):
-    cm = get(kernel).bind(threads)
-    return cm.__enter__()
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", default="512,1024,2048")
@@ -38,6 +34,12 @@ def main(argv=None):
     sizes = [int(s) for s in args.sizes.split(",")]
     dtypes = ["float32", "float64"] if args.dtype == "both" else [args.dtype]
     rng = np.random.default_rng(0)
+    stack = contextlib.ExitStack()
+
+    def bound(kernel, threads):
+        """f(a, b) for the kernel with its threads pinned until the end of the run."""
+        return stack.enter_context(get(kernel).bind(threads))
+
     twins, prange = [], []
     last_seconds = {}
     for dtype in dtypes:
@@ -62,9 +64,10 @@ def main(argv=None):
                            r.rounds])
     print("\nCython against its C twin, 1 thread (ratio = t_C / t_Cython; 1.0 = parity)")
     print(text_table(["cython", "c", "dtype", "n", "C ms", "Cython ms", "ratio", "rounds", "note"], twins))
-    print(f"\ncy_prange against cy_blocked (speed-up = t_cy_blocked / t_cy_prange)")
+    print("\ncy_prange against cy_blocked (speed-up = t_cy_blocked / t_cy_prange)")
     print(text_table(["dtype", "n", "cy_blocked ms", "prange 1t ms", f"prange {args.threads}t ms",
                       "1t speed-up", f"{args.threads}t speed-up", "rounds"], prange))
+    stack.close()
     info = ml.build_info()
     print(f"\nflags: C plain rungs `{info['flags']['c_naive']}`; Cython `{info['flags']['cy_naive']}`")
     return 0

@@ -21,7 +21,7 @@ import numpy as np
 from matmul_ladder import machine
 from matmul_ladder._registry import get
 from matmul_ladder._threads import cores
-from matmul_ladder.report import markdown_table, text_table
+from matmul_ladder.report import markdown_table
 
 SIZES = [16, 32, 64, 128, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096]
 

@@ -67,7 +67,7 @@ def main(argv=None):
     print(text_table(["kernel", "threads", "dtype", "MxKxN", "GFLOP/s", "NumPy GFLOP/s", "ratio",
                       "% peak", "rounds"], rows))
     info = ml.build_info()
-    print(f"\npeaks (GFLOP/s): " + ", ".join(f"{d} {t}t {v:.0f}" for (d, t), v in peaks.items()))
+    print("\npeaks (GFLOP/s): " + ", ".join(f"{d} {t}t {v:.0f}" for (d, t), v in peaks.items()))
     print(f"micro-kernel: {info['simd']['active']}; blocking: {info['blocking']}")
     return 0
 

@@ -18,7 +18,7 @@ import os
 import re
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -112,7 +112,6 @@ class LoopFacts:
     fma: bool
     fp_ops: int
     mul_isa: str = ""  # set where the multiplies are wider than the adds (vectorised multiply only)
-    span: tuple = field(default=(0, 0))
 
     def label(self):
         text = self.isa + (" + FMA" if self.fma else "")
@@ -172,7 +171,7 @@ def hot_loop(instructions):
         acc_rank = max(k[0] for k in acc)
         mul_rank = max((k[0] for k in kinds if k[2]), default=-1)
         facts = LoopFacts(ISA_ORDER[acc_rank], any(k[1] for k in kinds), len(kinds),
-                          ISA_ORDER[mul_rank] if mul_rank > acc_rank else "", (start, end))
+                          ISA_ORDER[mul_rank] if mul_rank > acc_rank else "")
         key = (acc_rank, len(kinds))
         if best_key is None or key > best_key:
             best, best_key = facts, key
@@ -533,7 +532,7 @@ def scaling_section(title, n, rows):
 def write_note(r, out_dir, command):
     cfg = r["config"]
     rows, product, end = decomposition(r, cfg)
-    lines = [f"# Why plain C is slower than NumPy: hypotheses, measured", "",
+    lines = ["# Why plain C is slower than NumPy: hypotheses, measured", "",
              f"Command: `{command}`", "",
              f"Machine: {r['cores']} cores; caches {r['geometry']}; SIMD micro-kernel {r['isa']} "
              f"(AVX2 under valgrind, which has no AVX-512). dtype {cfg['dtype']}; counters at "
