@@ -21,6 +21,8 @@ def test_registry_lists_the_ladder_in_order():
         assert k.description and k.language in {"Python", "C", "Cython", "CUDA", "baseline"}
         assert k.available == (k.reason == "")
         assert k.device in {"cpu", "gpu"}
+        assert set(k.dtypes) <= {"float32", "float64"}
+        assert k.dtypes == (("float32",) if k.language == "CUDA" else ("float32", "float64"))
 
 
 def test_build_info_holds_the_facts():

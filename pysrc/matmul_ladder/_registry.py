@@ -28,6 +28,7 @@ class KernelInfo:
     available: bool
     reason: str  # why not available; "" when it is
     device: str = "cpu"  # "cpu" (numpy arrays) or "gpu" (cupy arrays)
+    dtypes: tuple = ("float32", "float64")
 
 
 @dataclass
@@ -45,7 +46,7 @@ class Kernel:
     def info(self):
         reason = self.availability()
         return KernelInfo(self.name, self.language, self.rung, self.description,
-                          self.parallel, not reason, reason, self.device)
+                          self.parallel, not reason, reason, self.device, self.dtypes)
 
     def bind(self, threads):
         return self.binder(threads)
