@@ -56,7 +56,7 @@ int ladder_has_openmp(void);
 /* Block sizes chosen from the caches for one dtype (elem bytes) and ISA. */
 typedef struct {
     size_t mr, nr;      /* micro-kernel tile (registers)  */
-    size_t mc, kc, nc;  /* cache blocks: A block in L2, B panel in L3, B micro-panel in L1 */
+    size_t mc, kc, nc;  /* cache blocks: A micro-panel in L1, A block in L2, B panel in 2x L2 */
 } ladder_blocking;
 ladder_blocking ladder_gemm_blocking(size_t elem, int isa);
 /* Process-wide override of MC, KC, NC for tuning sweeps; 0 keeps the derived size. */
