@@ -5,7 +5,7 @@
  *   tile writes its own part of C, so no locks; three barriers per A block keep packing and
  *   computing apart. The buffers are shared: extra memory does not grow with threads.
  * Hypothesis: the micro-kernel is compute-bound, so cores add FLOP/s until the packed B
- *   panel (shared L3) or memory bandwidth runs short.
+ *   panel's re-reads or memory bandwidth run short.
  * Expect: close to `threads`x rung 4 on large n (>= 1.6x on 2 cores at n = 2048); less on
  *   small n, where the barriers and packing are a larger share.
  * threads: the caller passes >= 1. Built without OpenMP the pragmas are ignored and this

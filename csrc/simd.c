@@ -5,8 +5,8 @@
  *   - A register-blocked micro-kernel (ukernel_avx2.c / ukernel_avx512.c) keeps an MR x NR
  *     tile of C in vector registers for the whole KC loop: per k it loads NR values of B,
  *     broadcasts MR values of A and issues MR*NR/width FMAs, with no load or store of C.
- *   - Blocks sized from the caches (ladder_gemm_blocking in cpu.c): B micro-panel in L1,
- *     A block in L2, B panel in L3.
+ *   - Blocks sized from the caches (ladder_gemm_blocking in cpu.c): an A micro-panel fills
+ *     L1, the A block takes part of L2, the B panel twice L2.
  * Hypothesis: rung 3 does a load+store of C per FMA and uses 4-wide SSE without FMA; the
  *   register tile removes the C traffic, AVX2/AVX-512 FMA does 8-16 multiply-adds per
  *   instruction, and packing makes every load unit-stride and TLB-friendly.
@@ -93,7 +93,7 @@ static void compute_tile(const gemm_plan *p, size_t kc, const real *a, const rea
 }
 
 /* C[0:mc, 0:nc] (=|+=) packed A block @ packed B panel: the two loops around the micro-kernel.
- * jr outside, ir inside: one B micro-panel stays in L1 while all A micro-panels stream from L2. */
+ * jr outside, ir inside: one B micro-panel stays in cache while all A micro-panels stream by. */
 static void macro_kernel(const gemm_plan *p, size_t mc, size_t nc, size_t kc, const real *Ap,
                          const real *Bp, real *C, size_t ldc, int accumulate)
 {
@@ -140,7 +140,7 @@ int MM(simd)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real
     real *Ap, *Bp;
     if (alloc_packing(&bs, M, N, K, &Ap, &Bp) != 0)
         return -2;
-    for (size_t jc = 0; jc < N; jc += bs.nc) {              /* B panel -> L3 */
+    for (size_t jc = 0; jc < N; jc += bs.nc) {              /* B panel -> L2/L3 */
         const size_t nc = min_size(bs.nc, N - jc);
         for (size_t pc = 0; pc < K; pc += bs.kc) {          /* depth block; first one stores */
             const size_t kc = min_size(bs.kc, K - pc);
