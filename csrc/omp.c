@@ -3,7 +3,8 @@
  *   parallel region the threads pack B's panel and A's block together (split by micro-panel),
  *   then share out the MR x NR tiles of the macro-kernel (jr and ir loops collapsed). Every
  *   tile writes its own part of C, so no locks; three barriers per A block keep packing and
- *   computing apart. The buffers are shared: extra memory does not grow with threads.
+ *   computing apart. The buffers are shared; the B panel widens with the thread count
+ *   (each thread works on its share of it), up to 4096 columns.
  * Hypothesis: the micro-kernel is compute-bound, so cores add FLOP/s until the packed B
  *   panel's re-reads or memory bandwidth run short.
  * Expect: close to `threads`x rung 4 on large n (>= 1.6x on 2 cores at n = 2048); less on
@@ -23,6 +24,9 @@ int MM(omp)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real 
         zero_matrix(M, N, C, ldc);
         return 0;
     }
+    /* Each thread computes about 1/threads of a B panel's micro-panels, so the panel can be
+     * `threads` times wider for the same share of each core's L2 (capped at 4096 columns). */
+    p.bs.nc = min_size(4096, p.bs.nc * (size_t)threads) / p.bs.nr * p.bs.nr;
     const ladder_blocking bs = p.bs;
     const size_t mr = bs.mr, nr = bs.nr;
     real *Ap, *Bp;
