@@ -2,6 +2,8 @@
  * An MR x NR tile of C lives in 12 of the 16 ymm registers for the whole kc loop:
  *   float32 6 x 16 (6 rows x 2 vectors of 8), float64 6 x 8 (6 rows x 2 vectors of 4).
  * Per k: 2 vector loads of B, 6 broadcasts of A, 12 FMAs; C is touched only at the end.
+ * The k loop is unrolled 4 times: alone in L1 this kernel ran at 59% of the FMA peak rolled
+ * and 86% unrolled (float32, measured here); the AVX-512 one gained ~3%.
  * Compiled for AVX2/FMA by the pragma below, whatever the global flags; called only after
  * ladder_best_isa() has checked the CPU, so older CPUs never see these instructions. */
 #pragma GCC push_options
@@ -21,6 +23,7 @@ void ukernel_avx2_s(size_t kc, const float *Ap, const float *Bp, float *C, size_
         _mm_prefetch((const char *)(C + i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(C + i * ldc + UK_AVX2_NR_S - 1), _MM_HINT_T0);
     }
+#pragma GCC unroll 4
     for (size_t k = 0; k < kc; k++, Ap += MR, Bp += UK_AVX2_NR_S) {
         const __m256 b0 = _mm256_loadu_ps(Bp), b1 = _mm256_loadu_ps(Bp + 8);
         for (int i = 0; i < MR; i++) {
@@ -49,6 +52,7 @@ void ukernel_avx2_d(size_t kc, const double *Ap, const double *Bp, double *C, si
         _mm_prefetch((const char *)(C + i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(C + i * ldc + UK_AVX2_NR_D - 1), _MM_HINT_T0);
     }
+#pragma GCC unroll 4
     for (size_t k = 0; k < kc; k++, Ap += MR, Bp += UK_AVX2_NR_D) {
         const __m256d b0 = _mm256_loadu_pd(Bp), b1 = _mm256_loadu_pd(Bp + 4);
         for (int i = 0; i < MR; i++) {

@@ -20,6 +20,7 @@ void ukernel_avx512_s(size_t kc, const float *Ap, const float *Bp, float *C, siz
         _mm_prefetch((const char *)(C + i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(C + i * ldc + UK_AVX512_NR_S - 1), _MM_HINT_T0);
     }
+#pragma GCC unroll 4
     for (size_t k = 0; k < kc; k++, Ap += MR, Bp += UK_AVX512_NR_S) {
         const __m512 b0 = _mm512_loadu_ps(Bp), b1 = _mm512_loadu_ps(Bp + 16);
         for (int i = 0; i < MR; i++) {
@@ -48,6 +49,7 @@ void ukernel_avx512_d(size_t kc, const double *Ap, const double *Bp, double *C, 
         _mm_prefetch((const char *)(C + i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(C + i * ldc + UK_AVX512_NR_D - 1), _MM_HINT_T0);
     }
+#pragma GCC unroll 4
     for (size_t k = 0; k < kc; k++, Ap += MR, Bp += UK_AVX512_NR_D) {
         const __m512d b0 = _mm512_loadu_pd(Bp), b1 = _mm512_loadu_pd(Bp + 8);
         for (int i = 0; i < MR; i++) {
