@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 import matmul_ladder as ml
-from matmul_ladder import _registry
+from matmul_ladder import _registry, cli
 from matmul_ladder._threads import cores
 from matmul_ladder.compare import race
 from matmul_ladder.report import text_table
@@ -28,7 +28,8 @@ GOAL_SHAPES = [(1024, 1024, 1024), (2048, 2048, 2048), (4096, 4096, 4096), (256,
 
 
 def parse_shape(text):
-    m, k, n = (int(x) for x in text.lower().split("x"))
+    """'MxKxN' -> (M, K, N), this script's order; the CLI's parser checks it."""
+    m, n, k = cli.parse_shape(text)
     return (m, k, n)
 
 

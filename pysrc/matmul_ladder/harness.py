@@ -23,7 +23,6 @@ from .check import Reference
 COLUMNS = ["run", "kernel", "language", "rung", "device", "mode", "dtype", "M", "N", "K",
            "threads", "status", "median_s", "min_s", "max_s", "repeats", "gflops",
            "peak_gflops", "pct_peak", "note"]
-STATUSES = ("ok", "FAILED", "skipped", "OOM", "ERROR", "unavailable")
 
 
 @dataclass
