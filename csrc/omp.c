@@ -1,7 +1,8 @@
 /* Rung 5 (c_omp): rung 4 on several cores with OpenMP.
  * Changed from rung 4: the loop nest, packing and micro-kernel are the same; inside one
- *   parallel region the threads pack B's panel and A's block together (split by micro-panel),
- *   then share out the MR x NR tiles of the macro-kernel (jr and ir loops collapsed). Every
+ *   parallel region the threads pack B's panel (a run of micro-panels each) and A's block
+ *   (split by micro-panel), then share out the MR x NR tiles of the macro-kernel (jr and ir
+ *   loops collapsed). Every
  *   tile writes its own part of C, so no locks; three barriers per A block keep packing and
  *   computing apart. The buffers are shared; the B panel widens with the thread count
  *   (each thread works on its share of it), up to 4096 columns.
@@ -36,11 +37,13 @@ int MM(omp)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real 
     #pragma omp parallel num_threads(threads)
     for (size_t jc = 0; jc < N; jc += bs.nc) {
         const size_t nc = min_size(bs.nc, N - jc);
+        /* each thread packs one run of whole micro-panels of B, row by row (see pack_b) */
+        const size_t b_share = round_up((nc + threads - 1) / threads, nr);
         for (size_t pc = 0; pc < K; pc += bs.kc) {
             const size_t kc = min_size(bs.kc, K - pc);
             #pragma omp for schedule(static)
-            for (size_t jr = 0; jr < nc; jr += nr)
-                pack_b(kc, min_size(nr, nc - jr), nr, B + pc * ldb + jc + jr, ldb, Bp + jr * kc);
+            for (size_t j0 = 0; j0 < nc; j0 += b_share)
+                pack_b(kc, min_size(b_share, nc - j0), nr, B + pc * ldb + jc + j0, ldb, Bp + j0 * kc);
             for (size_t ic = 0; ic < M; ic += bs.mc) {
                 const size_t mc = min_size(bs.mc, M - ic);
                 #pragma omp for schedule(static)

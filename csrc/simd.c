@@ -46,32 +46,55 @@ static real *alloc_panel(size_t elements)
     return aligned_alloc(64, round_up(elements * sizeof(real) + 1, 64));
 }
 
-/* B[0:kc, 0:nc] -> NR-wide micro-panels, each kc rows of NR values; zero-padded past nc. */
+/* dst[0:n] = src[0:n] for n = NR: a constant-size memcpy becomes a few vector moves. */
+static inline void copy_row(real *restrict dst, const real *restrict src, size_t n)
+{
+    switch (n) {
+    case 8: memcpy(dst, src, 8 * sizeof(real)); break;
+    case 16: memcpy(dst, src, 16 * sizeof(real)); break;
+    case 32: memcpy(dst, src, 32 * sizeof(real)); break;
+    default: memcpy(dst, src, n * sizeof(real));
+    }
+}
+
+/* B[0:kc, 0:nc] -> NR-wide micro-panels, each kc rows of NR values; zero-padded past nc.
+ * Row by row: each row of B is read once, in order, and dealt out to the micro-panels. */
 static void pack_b(size_t kc, size_t nc, size_t nr, const real *B, size_t ldb, real *Bp)
 {
-    for (size_t j0 = 0; j0 < nc; j0 += nr) {
-        const size_t w = min_size(nr, nc - j0);
-        for (size_t k = 0; k < kc; k++) {
-            const real *src = B + k * ldb + j0;
+    const size_t full = nc / nr * nr;
+    for (size_t k = 0; k < kc; k++) {
+        const real *src = B + k * ldb;
+        real *dst = Bp + k * nr;
+        for (size_t j0 = 0; j0 < full; j0 += nr, dst += kc * nr)
+            copy_row(dst, src + j0, nr);
+        if (full < nc) {
             size_t j = 0;
-            for (; j < w; j++) Bp[j] = src[j];
-            for (; j < nr; j++) Bp[j] = 0;
-            Bp += nr;
+            for (; j < nc - full; j++) dst[j] = src[full + j];
+            for (; j < nr; j++) dst[j] = 0;
         }
     }
 }
 
 /* A[0:mc, 0:kc] -> MR-tall micro-panels, each kc columns of MR values; zero-padded past mc. */
+static inline void pack_a_panel(size_t h, size_t kc, size_t mr, const real *A, size_t lda, real *Ap)
+{
+    for (size_t k = 0; k < kc; k++, Ap += mr) {
+        size_t i = 0;
+        for (; i < h; i++) Ap[i] = A[i * lda + k];
+        for (; i < mr; i++) Ap[i] = 0;
+    }
+}
+
 static void pack_a(size_t mc, size_t kc, size_t mr, const real *A, size_t lda, real *Ap)
 {
-    for (size_t i0 = 0; i0 < mc; i0 += mr) {
+    for (size_t i0 = 0; i0 < mc; i0 += mr, Ap += mr * kc, A += mr * lda) {
         const size_t h = min_size(mr, mc - i0);
-        for (size_t k = 0; k < kc; k++) {
-            size_t i = 0;
-            for (; i < h; i++) Ap[i] = A[(i0 + i) * lda + k];
-            for (; i < mr; i++) Ap[i] = 0;
-            Ap += mr;
-        }
+        if (h == 12 && mr == 12)        /* constant sizes: unrolled by gcc */
+            pack_a_panel(12, kc, 12, A, lda, Ap);
+        else if (h == 6 && mr == 6)
+            pack_a_panel(6, kc, 6, A, lda, Ap);
+        else
+            pack_a_panel(h, kc, mr, A, lda, Ap);
     }
 }
 
