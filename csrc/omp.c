@@ -2,9 +2,8 @@
  * Changed from rung 4: the loop nest, packing and micro-kernel are the same; inside one
  *   parallel region the threads pack B's panel (a run of micro-panels each) and A's block
  *   (split by micro-panel), then share out the MR x NR tiles of the macro-kernel (jr and ir
- *   loops collapsed). Every
- *   tile writes its own part of C, so no locks; three barriers per A block keep packing and
- *   computing apart. The buffers are shared; the B panel widens with the thread count
+ *   loops collapsed). Every tile writes its own part of C, so no locks; three barriers per
+ *   A block keep packing and computing apart. The buffers are shared; the B panel widens with the thread count
  *   (each thread works on its share of it), up to 4096 columns.
  * Hypothesis: the micro-kernel is compute-bound, so cores add FLOP/s until the packed B
  *   panel's re-reads or memory bandwidth run short.
