@@ -3,8 +3,8 @@
  *   parallel region the threads pack B's panel (a run of micro-panels each) and A's block
  *   (split by micro-panel), then share out the MR x NR tiles of the macro-kernel (jr and ir
  *   loops collapsed). Every tile writes its own part of C, so no locks; three barriers per
- *   A block keep packing and computing apart. The buffers are shared; the B panel widens with the thread count
- *   (each thread works on its share of it), up to 4096 columns.
+ *   A block keep packing and computing apart. The buffers are shared; the B panel widens
+ *   with the thread count (each thread works on its share of it), up to 4096 columns.
  * Hypothesis: the micro-kernel is compute-bound, so cores add FLOP/s until the packed B
  *   panel's re-reads or memory bandwidth run short.
  * Expect: close to `threads`x rung 4 on large n (>= 1.6x on 2 cores at n = 2048); less on
