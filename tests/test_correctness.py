@@ -100,6 +100,14 @@ def test_output_is_fresh_c_ordered(kernel, dtype):
     assert not np.shares_memory(c, a) and not np.shares_memory(c, b)
 
 
+@pytest.mark.parametrize("kernel", kernel_params([k.name for k in ml.kernels()
+                                                   if k.name.startswith(("c_", "cy_"))]))
+def test_compiled_kernels_write_cache_line_aligned_output(kernel):
+    rng = np.random.default_rng(6)
+    a, b = random_matrix(rng, 13, 5, np.float64), random_matrix(rng, 5, 7, np.float64)
+    assert ml.matmul(a, b, kernel=kernel).ctypes.data % 64 == 0
+
+
 @pytest.mark.parametrize("kernel", kernel_params([k.name for k in ml.kernels() if k.parallel
                                                   and k.device == "cpu"]))
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -43,3 +43,15 @@ def unit_stride_rows(x):
     if x.flags.aligned and row_ok and col_ok:
         return x
     return np.ascontiguousarray(x)
+
+
+def empty_aligned(shape, dtype, alignment=64):
+    """An uninitialised C-ordered array whose data starts on an `alignment`-byte boundary.
+    NumPy's allocator returns addresses 16 bytes past a cache line here, so with an
+    unaligned output every 64-byte vector store of a C tile would straddle two cache lines
+    (measured: c_simd 4-7% slower at n = 2048-4096)."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    buffer = np.empty(nbytes + alignment, dtype=np.uint8)
+    start = -buffer.ctypes.data % alignment
+    return buffer[start:start + nbytes].view(dtype).reshape(shape)

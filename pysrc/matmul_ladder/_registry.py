@@ -15,7 +15,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from . import pure
-from ._layout import unit_stride_rows
+from ._layout import empty_aligned, unit_stride_rows
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def _c_binder(rung):
     def bind(threads):
         def run(a, b):
             a, b = unit_stride_rows(a), unit_stride_rows(b)
-            c = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+            c = empty_aligned((a.shape[0], b.shape[1]), a.dtype)
             _ckernels.run(rung, a, b, c, threads)
             return c
         yield run
@@ -111,7 +111,7 @@ def _cy_binder(rung):
         def run(a, b):
             # Typed [:, ::1] memoryviews need C-contiguous inputs: anything else is copied once.
             a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
-            c = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+            c = empty_aligned((a.shape[0], b.shape[1]), a.dtype)
             if rung == "cy_prange":
                 module.matmul(a, b, c, threads)
             else:
