@@ -57,6 +57,7 @@ int ladder_has_openmp(void);
 typedef struct {
     size_t mr, nr;      /* micro-kernel tile (registers)  */
     size_t mc, kc, nc;  /* cache blocks: A micro-panel in L1, A block in L2, B panel in 2x L2 */
+    size_t kc_small_m;  /* KC when M < MC: a B micro-panel in half of L1 */
 } ladder_blocking;
 ladder_blocking ladder_gemm_blocking(size_t elem, int isa);
 /* Process-wide override of MC, KC, NC for tuning sweeps; 0 keeps the derived size. */

@@ -16,7 +16,7 @@ int MM(omp)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real 
             size_t ldb, real *C, size_t ldc, int threads)
 {
     gemm_plan p;
-    if (make_plan(&p, ladder_active_isa()) != 0)
+    if (make_plan(&p, ladder_active_isa(), M) != 0)
         return -1;
     if (M == 0 || N == 0)
         return 0;
@@ -36,7 +36,7 @@ int MM(omp)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real 
     #pragma omp parallel num_threads(threads)
     for (size_t jc = 0; jc < N; jc += bs.nc) {
         const size_t nc = min_size(bs.nc, N - jc);
-        /* each thread packs one run of whole micro-panels of B, row by row (see pack_b) */
+        /* each thread packs one run of whole micro-panels of B (see pack_b) */
         const size_t b_share = round_up((nc + threads - 1) / threads, nr);
         for (size_t pc = 0; pc < K; pc += bs.kc) {
             const size_t kc = min_size(bs.kc, K - pc);

@@ -6,8 +6,8 @@ from hypothesis import given, settings, strategies as st
 import matmul_ladder as ml
 from conftest import (DTYPES, assert_matmul_close, kernel_params, random_matrix, too_slow)
 
-# (M, N, K). Tiles: c_simd MR 6/12, NR 8/16/32, KC 192, MC 672/1356, NC 4096;
-# c_blocked KB 85, NB 1536/3072 (see ml.build_info()["blocking"]).
+# (M, N, K). Tiles here: c_simd MR 6/12, NR 8/16/32, MC 192, KC 1024/512 (192 when M < MC),
+# NC 1024 (x threads in c_omp); c_blocked KB 85, NB 1536/3072 (ml.build_info()["blocking"]).
 SHAPES = [
     (0, 0, 0), (0, 5, 3), (5, 0, 3), (5, 3, 0), (1, 1, 1), (1, 1, 7), (2, 3, 5),
     (7, 13, 17), (13, 31, 97), (31, 37, 41),
@@ -16,7 +16,8 @@ SHAPES = [
     (1, 100, 25600),        # the seed blog's (1 x 25600) @ (25600 x 100)
     (1400, 40, 50),         # M past MC (both dtypes)
     (7, 4100, 9),           # N past NC and NB
-    (30, 30, 500),          # K past KC and KB
+    (30, 30, 500),          # K past KC (small M) and KB
+    (200, 37, 1100),        # M past MC, so K past the long KC of both dtypes
     (64, 3100, 90),         # N past float32's NB, K past KB
 ]
 
