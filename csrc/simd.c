@@ -48,7 +48,8 @@ static real *alloc_panel(size_t elements)
     return aligned_alloc(64, round_up(elements * sizeof(real) + 1, 64));
 }
 
-/* dst[0:n] = src[0:n] for n = NR: a constant-size memcpy becomes a few vector moves. */
+/* dst[0:n] = src[0:n] for n = NR (8, 16 or 32 for the micro-kernels): a constant-size
+ * memcpy becomes a few vector moves. */
 static inline void copy_row(real *restrict dst, const real *restrict src, size_t n)
 {
     switch (n) {
@@ -98,10 +99,10 @@ static void pack_a(size_t mc, size_t kc, size_t mr, const real *A, size_t lda, r
 {
     for (size_t i0 = 0; i0 < mc; i0 += mr, Ap += mr * kc, A += mr * lda) {
         const size_t h = min_size(mr, mc - i0);
-        if (h == 12 && mr == 12)        /* constant sizes: unrolled by gcc */
-            pack_a_panel(12, kc, 12, A, lda, Ap);
-        else if (h == 6 && mr == 6)
-            pack_a_panel(6, kc, 6, A, lda, Ap);
+        if (h == mr && mr == UK_AVX512_MR)  /* constant sizes, so gcc unrolls the rows */
+            pack_a_panel(UK_AVX512_MR, kc, UK_AVX512_MR, A, lda, Ap);
+        else if (h == mr && mr == UK_AVX2_MR)
+            pack_a_panel(UK_AVX2_MR, kc, UK_AVX2_MR, A, lda, Ap);
         else
             pack_a_panel(h, kc, mr, A, lda, Ap);
     }
