@@ -12,7 +12,8 @@
  *   instruction, and packing makes every load unit-stride and TLB-friendly.
  * Expect: 5-20x over rung 3, 60-100% of single-thread OpenBLAS.
  * The micro-kernel is chosen at run time (ladder_active_isa); edge tiles go through a
- * zero-padded MR x NR buffer here, so the micro-kernels only ever see full tiles. */
+ * zero-padded MR x NR buffer here, so the micro-kernels only ever see full tiles. A single
+ * row of A (M = 1) skips all of it: see row_times_matrix. */
 
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,36 @@ static void zero_matrix(size_t M, size_t N, real *C, size_t ldc)
         memset(C + i * ldc, 0, N * sizeof(real));
 }
 
+/* One row of A (M = 1), a GEMV: packing B and a 12-row register tile would waste far more
+ * than they save (as BLAS libraries do, and NumPy, this case gets its own loop). B is
+ * streamed once, four rows at a time scaled into a chunk of C's row that stays in L1 (one
+ * load and store of C per four rows of B). The chunks are shared among `threads` if > 1. */
+#define ROW_CHUNK 4096
+static void row_times_matrix(size_t N, size_t K, const real *A, const real *B, size_t ldb,
+                             real *C, int threads)
+{
+    const size_t chunk = min_size(ROW_CHUNK, round_up((N + threads - 1) / threads, 64));
+    memset(C, 0, N * sizeof(real));
+    #pragma omp parallel for if (threads > 1) num_threads(threads) schedule(static)
+    for (size_t j0 = 0; j0 < N; j0 += chunk) {
+        const size_t w = min_size(chunk, N - j0);
+        real *restrict c = C + j0;
+        size_t k = 0;
+        for (; k + 4 <= K; k += 4) {
+            const real a0 = A[k], a1 = A[k + 1], a2 = A[k + 2], a3 = A[k + 3];
+            const real *restrict b0 = B + k * ldb + j0, *restrict b1 = b0 + ldb,
+                       *restrict b2 = b1 + ldb, *restrict b3 = b2 + ldb;
+            for (size_t j = 0; j < w; j++)
+                c[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j];
+        }
+        for (; k < K; k++) {
+            const real a = A[k], *restrict b = B + k * ldb + j0;
+            for (size_t j = 0; j < w; j++)
+                c[j] += a * b[j];
+        }
+    }
+}
+
 /* Returns 0, -1 if the ISA is not usable, -2 if the packing buffers could not be allocated. */
 int MM(simd)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real *B,
              size_t ldb, real *C, size_t ldc)
@@ -167,6 +198,10 @@ int MM(simd)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real
         return 0;
     if (K == 0) {
         zero_matrix(M, N, C, ldc);
+        return 0;
+    }
+    if (M == 1) {
+        row_times_matrix(N, K, A, B, ldb, C, 1);
         return 0;
     }
     const ladder_blocking bs = p.bs;

@@ -14,6 +14,7 @@ SHAPES = [
     (5, 7, 11), (6, 16, 8), (12, 32, 192), (11, 31, 191), (13, 33, 193), (7, 17, 9),
     (25, 65, 385), (97, 101, 103),
     (1, 100, 25600),        # the seed blog's (1 x 25600) @ (25600 x 100)
+    (1, 2500, 30),          # one row of A (GEMV path) over several column chunks
     (1400, 40, 50),         # M past MC (both dtypes)
     (7, 4100, 9),           # N past NC and NB
     (30, 30, 500),          # K past KC (small M) and KB
