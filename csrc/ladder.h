@@ -57,7 +57,8 @@ int ladder_has_openmp(void);
 typedef struct {
     size_t mr, nr;      /* micro-kernel tile (registers)  */
     size_t mc, kc, nc;  /* cache blocks: A micro-panel in L1, A block in L2, B panel in 2x L2 */
-    size_t kc_small_m;  /* KC when M < MC: a B micro-panel in half of L1 */
+    size_t kc_short;    /* KC when C is small (see cpu.c): a B micro-panel in 2/3 of L1 */
+    size_t c_small;     /* bytes: a C up to this size (or M < MC) takes kc_short */
 } ladder_blocking;
 ladder_blocking ladder_gemm_blocking(size_t elem, int isa);
 /* Process-wide override of MC, KC, NC for tuning sweeps; 0 keeps the derived size. */

@@ -17,7 +17,7 @@ int MM(omp)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real 
             size_t ldb, real *C, size_t ldc, int threads)
 {
     gemm_plan p;
-    if (make_plan(&p, ladder_active_isa(), M) != 0)
+    if (make_plan(&p, ladder_active_isa(), M, N) != 0)
         return -1;
     if (M == 0 || N == 0)
         return 0;

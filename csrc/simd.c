@@ -26,7 +26,7 @@ typedef struct {
     ladder_blocking bs;
 } gemm_plan;
 
-static int make_plan(gemm_plan *plan, int isa, size_t M)
+static int make_plan(gemm_plan *plan, int isa, size_t M, size_t N)
 {
     if (isa == LADDER_ISA_AVX512)
         plan->run = UKERNEL_AVX512;
@@ -35,8 +35,8 @@ static int make_plan(gemm_plan *plan, int isa, size_t M)
     else
         return -1;
     plan->bs = ladder_gemm_blocking(sizeof(real), isa);
-    if (M < plan->bs.mc)  /* a single A block: see kc_small_m in cpu.c */
-        plan->bs.kc = plan->bs.kc_small_m;
+    if (M < plan->bs.mc || M * N * sizeof(real) <= plan->bs.c_small)  /* see cpu.c */
+        plan->bs.kc = plan->bs.kc_short;
     return 0;
 }
 
@@ -192,7 +192,7 @@ int MM(simd)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real
              size_t ldb, real *C, size_t ldc)
 {
     gemm_plan p;
-    if (make_plan(&p, ladder_active_isa(), M) != 0)
+    if (make_plan(&p, ladder_active_isa(), M, N) != 0)
         return -1;
     if (M == 0 || N == 0)
         return 0;

@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 from matmul_ladder import _ckernels
+from matmul_ladder._layout import empty_aligned
 
 
 def main(argv=None):
@@ -30,7 +31,7 @@ def main(argv=None):
     n, dtype = args.n, np.dtype(args.dtype)
     rng = np.random.default_rng(0)
     a, b = rng.uniform(-1, 1, (n, n)).astype(dtype), rng.uniform(-1, 1, (n, n)).astype(dtype)
-    c = np.empty((n, n), dtype)
+    c = empty_aligned((n, n), dtype)  # as ml.matmul allocates it
     rung = "c_simd" if args.threads == 1 else "c_omp"
     candidates = list(dict.fromkeys([(0, 0, 0)] + [(int(k), int(m), int(c)) for k in args.kc.split(",")
                                                    for m in args.mc.split(",") for c in args.nc.split(",")]))

@@ -6,8 +6,9 @@ from hypothesis import given, settings, strategies as st
 import matmul_ladder as ml
 from conftest import (DTYPES, assert_matmul_close, kernel_params, random_matrix, too_slow)
 
-# (M, N, K). Tiles here: c_simd MR 6/12, NR 8/16/32, MC 192, KC 1024/512 (192 when M < MC),
-# NC 1024 (x threads in c_omp); c_blocked KB 85, NB 1536/3072 (ml.build_info()["blocking"]).
+# (M, N, K). Tiles here: c_simd MR 6/12, NR 8/16/32, MC 192, KC 1024/512 (256 when C is small:
+# all shapes here), NC 1024 (x threads in c_omp); c_blocked KB 85, NB 1536/3072
+# (ml.build_info()["blocking"]); test_small_blocks_every_loop below shrinks them all.
 SHAPES = [
     (0, 0, 0), (0, 5, 3), (5, 0, 3), (5, 3, 0), (1, 1, 1), (1, 1, 7), (2, 3, 5),
     (7, 13, 17), (13, 31, 97), (31, 37, 41),
@@ -18,7 +19,7 @@ SHAPES = [
     (1400, 40, 50),         # M past MC (both dtypes)
     (7, 4100, 9),           # N past NC and NB
     (30, 30, 500),          # K past KC (small M) and KB
-    (200, 37, 1100),        # M past MC, so K past the long KC of both dtypes
+    (200, 37, 1100),        # M past MC, K past the short KC
     (64, 3100, 90),         # N past float32's NB, K past KB
 ]
 
@@ -128,3 +129,22 @@ def test_default_kernel_is_c_omp():
     rng = np.random.default_rng(1)
     a, b = random_matrix(rng, 20, 30, np.float64), random_matrix(rng, 30, 10, np.float64)
     np.testing.assert_array_equal(ml.matmul(a, b), ml.matmul(a, b, kernel="c_omp"))
+
+
+@pytest.fixture
+def small_blocks():
+    """MC 24, KC 40, NC 64 for c_simd/c_omp, so that small shapes run every loop of the nest
+    several times (the long-KC path included), with edges everywhere."""
+    from matmul_ladder import _ckernels
+    _ckernels.set_gemm_blocking(24, 40, 64)
+    yield
+    _ckernels.set_gemm_blocking(0, 0, 0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kernel", kernel_params(["c_simd", "c_omp"]))
+def test_small_blocks_every_loop(kernel, dtype, small_blocks):
+    rng = np.random.default_rng(8)
+    for m, n, k in [(61, 130, 70), (48, 64, 80), (13, 200, 41), (100, 7, 123)]:
+        a, b = random_matrix(rng, m, k, dtype), random_matrix(rng, k, n, dtype)
+        assert_matmul_close(ml.matmul(a, b, kernel=kernel), a, b)
