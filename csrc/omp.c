@@ -19,16 +19,8 @@ int MM(omp)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real 
     gemm_plan p;
     if (make_plan(&p, ladder_active_isa(), M, N) != 0)
         return -1;
-    if (M == 0 || N == 0)
+    if (done_without_packing(M, N, K, A, B, ldb, C, ldc, threads))
         return 0;
-    if (K == 0) {
-        zero_matrix(M, N, C, ldc);
-        return 0;
-    }
-    if (M == 1) {
-        row_times_matrix(N, K, A, B, ldb, C, threads);
-        return 0;
-    }
     /* Each thread computes about 1/threads of a B panel's micro-panels, so the panel can be
      * `threads` times wider for the same share of each core's L2 (capped at 4096 columns). */
     p.bs.nc = min_size(4096, p.bs.nc * (size_t)threads) / p.bs.nr * p.bs.nr;

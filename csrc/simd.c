@@ -187,6 +187,22 @@ static void row_times_matrix(size_t N, size_t K, const real *A, const real *B, s
     }
 }
 
+/* The products that need no packing: an empty C, K = 0 (C = 0) and one row of A (a GEMV).
+ * Returns 1 if it computed C, 0 if the product needs the blocked loop nest. */
+static int done_without_packing(size_t M, size_t N, size_t K, const real *A, const real *B,
+                                size_t ldb, real *C, size_t ldc, int threads)
+{
+    if (M == 0 || N == 0)
+        return 1;
+    if (K == 0)
+        zero_matrix(M, N, C, ldc);
+    else if (M == 1)
+        row_times_matrix(N, K, A, B, ldb, C, threads);
+    else
+        return 0;
+    return 1;
+}
+
 /* Returns 0, -1 if the ISA is not usable, -2 if the packing buffers could not be allocated. */
 int MM(simd)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real *B,
              size_t ldb, real *C, size_t ldc)
@@ -194,16 +210,8 @@ int MM(simd)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real
     gemm_plan p;
     if (make_plan(&p, ladder_active_isa(), M, N) != 0)
         return -1;
-    if (M == 0 || N == 0)
+    if (done_without_packing(M, N, K, A, B, ldb, C, ldc, 1))
         return 0;
-    if (K == 0) {
-        zero_matrix(M, N, C, ldc);
-        return 0;
-    }
-    if (M == 1) {
-        row_times_matrix(N, K, A, B, ldb, C, 1);
-        return 0;
-    }
     const ladder_blocking bs = p.bs;
     real *Ap, *Bp;
     if (alloc_packing(&bs, M, N, K, &Ap, &Bp) != 0)
