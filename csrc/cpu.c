@@ -71,20 +71,32 @@ static size_t read_sys_cache(int level)
     return 0;
 }
 
-size_t ladder_cache_bytes(int level)
+static size_t read_cache_bytes(int level)
 {
     static const size_t fallback[4] = {0, 32 << 10, 256 << 10, 8 << 20};
     long bytes = 0;
 #if defined(_SC_LEVEL1_DCACHE_SIZE)
     const int names[4] = {0, _SC_LEVEL1_DCACHE_SIZE, _SC_LEVEL2_CACHE_SIZE, _SC_LEVEL3_CACHE_SIZE};
-    if (level >= 1 && level <= 3)
-        bytes = sysconf(names[level]);
+    bytes = sysconf(names[level]);
 #endif
-    if (bytes <= 0 && level >= 1 && level <= 3)
-        bytes = (long)read_sys_cache(level);
     if (bytes <= 0)
-        return level >= 1 && level <= 3 ? fallback[level] : 0;
-    return (size_t)bytes;
+        bytes = (long)read_sys_cache(level);
+    return bytes > 0 ? (size_t)bytes : fallback[level];
+}
+
+size_t ladder_cache_bytes(int level)
+{
+    /* Read once per level: every c_simd/c_omp/c_blocked call derives its blocks from these,
+     * and the sysfs fallback opens files. */
+    static atomic_size_t known[4];
+    if (level < 1 || level > 3)
+        return 0;
+    size_t bytes = atomic_load(&known[level]);
+    if (!bytes) {
+        bytes = read_cache_bytes(level);
+        atomic_store(&known[level], bytes);
+    }
+    return bytes;
 }
 
 static size_t clamp_multiple(size_t x, size_t lo, size_t hi, size_t multiple)
