@@ -20,6 +20,7 @@ import matmul_ladder as ml
 from matmul_ladder import _registry, cli
 from matmul_ladder._threads import cores
 from matmul_ladder.compare import race
+from matmul_ladder.harness import flops
 from matmul_ladder.report import text_table
 
 # (M, K, N): a is M x K, b is K x N
@@ -59,8 +60,8 @@ def main(argv=None):
                     npy = stack.enter_context(_registry.get("numpy").bind(threads))
                     r = race(a, b, {"numpy": npy, kernel: mine}, baseline="numpy",
                              min_time=args.min_time, block_time=args.block if threads > 1 else 0.0)
-                gflops = 2.0 * m * n * k / r.timings[kernel].median / 1e9
-                np_gflops = 2.0 * m * n * k / r.timings["numpy"].median / 1e9
+                gflops = flops(m, n, k) / r.timings[kernel].median / 1e9
+                np_gflops = flops(m, n, k) / r.timings["numpy"].median / 1e9
                 peak = peaks[(dtype, threads)]
                 rows.append([kernel, threads, dtype, f"{m}x{k}x{n}", f"{gflops:.1f}", f"{np_gflops:.1f}",
                              f"{r.ratios[kernel]:.3f}", f"{100 * gflops / peak:.0f}%", r.rounds])
