@@ -125,7 +125,8 @@ ladder_blocking ladder_gemm_blocking(size_t elem, int isa)
     else
         b.nr = elem == 4 ? UK_AVX2_NR_S : UK_AVX2_NR_D;
     /* Chosen by experiments/tune_blocking.py on Sapphire Rapids (48 KiB L1, 2 MiB L2), where
-     * the sizes below won over the textbook "B micro-panel in half of L1" (KC 192) by 15-25%:
+     * at n >= 2048 the sizes below won over the textbook "B micro-panel in half of L1" (KC 192)
+     * by 15-25% (for small C see kc_short below):
      * a long KC amortises the load and store of the C tile, the micro-kernel's only traffic
      * to memory.
      * KC: one MR x KC micro-panel of A fills L1 (fp32 AVX-512: 1024, fp64: 512). */
