@@ -5,23 +5,19 @@ all threads, timed call by call in one process with NumPy's BLAS pinned to the s
     python experiments/versus_numpy.py --shape 1x25600x100 --dtype float32 --threads 2
 
 ratio = t(NumPy) / t(kernel): 1.0 is parity, above 1 the kernel is faster. Every answer is
-checked before timing. "% peak" is against the FMA microbenchmark (fma_peak.c) on the same
-threads, run once in every round of the race, so that each round's share of the peak pairs
-the kernel's time with a peak measured at the same moment (this machine's speed drifts by up
-to ~15% within minutes); the median over rounds is shown, beside the median peak.
+checked before timing. "% peak" is against the FMA microbenchmark at the same threads.
 1-thread races alternate call by call; multi-threaded ones alternate blocks of calls (--block
 seconds, first call of each block dropped), so that neither library's spinning idle threads
 slow the other (see matmul_ladder/compare.py).
 """
 import argparse
 import contextlib
-import statistics
 import sys
 
 import numpy as np
 
 import matmul_ladder as ml
-from matmul_ladder import _ckernels, _registry, cli
+from matmul_ladder import _registry, cli
 from matmul_ladder._threads import cores
 from matmul_ladder.compare import race
 from matmul_ladder.harness import flops
@@ -38,16 +34,6 @@ def parse_shape(text):
     return (m, k, n)
 
 
-def fma_probe(itemsize, threads):
-    """The FMA peak in GFLOP/s, for race() to measure in every round. On several threads a
-    first 0.1 s is dropped: NumPy's idle BLAS threads may still be spinning (compare.py)."""
-    def probe():
-        if threads > 1:
-            _ckernels.fma_peak(itemsize, threads, 0.1)
-        return _ckernels.fma_peak(itemsize, threads, 0.05 if threads == 1 else 0.2)
-    return probe
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--shape", type=parse_shape, action="append", help="MxKxN (repeatable); default: the goal shapes")
@@ -59,8 +45,11 @@ def main(argv=None):
     args = p.parse_args(argv)
     shapes = args.shape or GOAL_SHAPES
     dtypes = ["float32", "float64"] if args.dtype == "both" else [args.dtype]
+    from matmul_ladder import _ckernels
     rows = []
     rng = np.random.default_rng(0)
+    peaks = {(d, t): _ckernels.fma_peak(np.dtype(d).itemsize, t, 0.3)
+             for d in dtypes for t in sorted({1, args.threads})}
     for dtype in dtypes:
         for m, k, n in shapes:
             a = rng.uniform(-1, 1, (m, k)).astype(dtype)
@@ -70,18 +59,18 @@ def main(argv=None):
                     mine = stack.enter_context(_registry.get(kernel).bind(threads))
                     npy = stack.enter_context(_registry.get("numpy").bind(threads))
                     r = race(a, b, {"numpy": npy, kernel: mine}, baseline="numpy",
-                             min_time=args.min_time, block_time=args.block if threads > 1 else 0.0,
-                             probe=fma_probe(a.itemsize, threads))
-                work = flops(m, n, k) / 1e9
-                share = statistics.median(work / t / p for t, p in zip(r.samples[kernel], r.probes))
-                rows.append([kernel, threads, dtype, f"{m}x{k}x{n}", f"{work / r.timings[kernel].median:.1f}",
-                             f"{work / r.timings['numpy'].median:.1f}", f"{r.ratios[kernel]:.3f}",
-                             f"{statistics.median(r.probes):.0f}", f"{100 * share:.0f}%", r.rounds])
+                             min_time=args.min_time, block_time=args.block if threads > 1 else 0.0)
+                gflops = flops(m, n, k) / r.timings[kernel].median / 1e9
+                np_gflops = flops(m, n, k) / r.timings["numpy"].median / 1e9
+                peak = peaks[(dtype, threads)]
+                rows.append([kernel, threads, dtype, f"{m}x{k}x{n}", f"{gflops:.1f}", f"{np_gflops:.1f}",
+                             f"{r.ratios[kernel]:.3f}", f"{100 * gflops / peak:.0f}%", r.rounds])
                 print(f"  {kernel} t={threads} {dtype} {m}x{k}x{n}: {r.ratios[kernel]:.3f}", file=sys.stderr, flush=True)
     print(text_table(["kernel", "threads", "dtype", "MxKxN", "GFLOP/s", "NumPy GFLOP/s", "ratio",
-                      "peak GFLOP/s", "% peak", "rounds"], rows))
+                      "% peak", "rounds"], rows))
     info = ml.build_info()
-    print(f"\nmicro-kernel: {info['simd']['active']}; blocking: {info['blocking']}")
+    print("\npeaks (GFLOP/s): " + ", ".join(f"{d} {t}t {v:.0f}" for (d, t), v in peaks.items()))
+    print(f"micro-kernel: {info['simd']['active']}; blocking: {info['blocking']}")
     return 0
 
 

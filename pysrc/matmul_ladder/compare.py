@@ -10,14 +10,11 @@ spinning threads and loses up to half its speed. Each contender therefore runs c
 `block_time` seconds in a row, its first call in each block is discarded, and the block's
 median is the round's sample. (Sleeping between calls instead is worse on a VM: waking a
 halted virtual CPU took milliseconds here.)
-
-A `probe` (such as the FMA peak) runs once per round after the contenders, so that a figure
-taken against it, like a kernel's share of the peak, pairs samples from the same moments.
 """
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Dict, List
+from typing import Dict
 
 from .check import Reference
 from .timing import Timing, repeat_count
@@ -28,14 +25,10 @@ class Race:
     timings: Dict[str, Timing]
     ratios: Dict[str, float]  # median over rounds of t(baseline) / t(contender): > 1 is faster
     rounds: int
-    samples: Dict[str, List[float]]  # seconds per round, in round order
-    probes: List[float]  # the probe's value per round (empty without a probe)
 
 
-def race(a, b, contenders, baseline, min_time=1.0, budget=30.0, min_rounds=5, block_time=0.0,
-         probe=None):
-    """contenders: {name: f(a, b)}; baseline: the name every ratio is taken against;
-    probe: None, or f() -> float called once per round after the contenders."""
+def race(a, b, contenders, baseline, min_time=1.0, budget=30.0, min_rounds=5, block_time=0.0):
+    """contenders: {name: f(a, b)}; baseline: the name every ratio is taken against."""
     ref = Reference(a, b)
     first = {}
     for name, f in contenders.items():
@@ -48,17 +41,14 @@ def race(a, b, contenders, baseline, min_time=1.0, budget=30.0, min_rounds=5, bl
     per_round = sum(max(t, block_time) for t in first.values())
     rounds = repeat_count(per_round, min_time, budget, min_repeats=min_rounds)
     samples = {name: [] for name in contenders}
-    probes = []
     names = list(contenders)
     for r in range(rounds):
         for name in (names if r % 2 == 0 else names[::-1]):  # alternate who goes first
             samples[name].append(_block(contenders[name], a, b, block_time))
-        if probe is not None:
-            probes.append(probe())
     base = samples[baseline]
     ratios = {name: statistics.median(tb / tk for tb, tk in zip(base, s))
               for name, s in samples.items()}
-    return Race({n: Timing.of(s) for n, s in samples.items()}, ratios, rounds, samples, probes)
+    return Race({n: Timing.of(s) for n, s in samples.items()}, ratios, rounds)
 
 
 def _block(f, a, b, block_time):
