@@ -5,7 +5,11 @@ all threads, timed call by call in one process with NumPy's BLAS pinned to the s
     python experiments/versus_numpy.py --shape 1x25600x100 --dtype float32 --threads 2
 
 ratio = t(NumPy) / t(kernel): 1.0 is parity, above 1 the kernel is faster. Every answer is
-checked before timing. "% peak" is against the FMA microbenchmark at the same threads.
+checked before timing. "% peak" is against the FMA microbenchmark (fma_peak.c) on the same
+threads, measured just before and just after each race (their mean is shown as "peak"):
+this machine's speed drifts by up to ~15% within minutes, so a peak taken once at the start
+may belong to another phase. (Measured inside the race, between rounds, the 50 ms pause let
+the operands leave the shared caches and slowed the next call.)
 1-thread races alternate call by call; multi-threaded ones alternate blocks of calls (--block
 seconds, first call of each block dropped), so that neither library's spinning idle threads
 slow the other (see matmul_ladder/compare.py).
@@ -17,7 +21,7 @@ import sys
 import numpy as np
 
 import matmul_ladder as ml
-from matmul_ladder import _registry, cli
+from matmul_ladder import _ckernels, _registry, cli
 from matmul_ladder._threads import cores
 from matmul_ladder.compare import race
 from matmul_ladder.harness import flops
@@ -45,32 +49,29 @@ def main(argv=None):
     args = p.parse_args(argv)
     shapes = args.shape or GOAL_SHAPES
     dtypes = ["float32", "float64"] if args.dtype == "both" else [args.dtype]
-    from matmul_ladder import _ckernels
     rows = []
     rng = np.random.default_rng(0)
-    peaks = {(d, t): _ckernels.fma_peak(np.dtype(d).itemsize, t, 0.3)
-             for d in dtypes for t in sorted({1, args.threads})}
     for dtype in dtypes:
         for m, k, n in shapes:
             a = rng.uniform(-1, 1, (m, k)).astype(dtype)
             b = rng.uniform(-1, 1, (k, n)).astype(dtype)
             for kernel, threads in (("c_simd", 1), ("c_omp", args.threads)):
+                peak_before = _ckernels.fma_peak(a.itemsize, threads, 0.2)
                 with contextlib.ExitStack() as stack:
                     mine = stack.enter_context(_registry.get(kernel).bind(threads))
                     npy = stack.enter_context(_registry.get("numpy").bind(threads))
                     r = race(a, b, {"numpy": npy, kernel: mine}, baseline="numpy",
                              min_time=args.min_time, block_time=args.block if threads > 1 else 0.0)
+                peak = (peak_before + _ckernels.fma_peak(a.itemsize, threads, 0.2)) / 2
                 gflops = flops(m, n, k) / r.timings[kernel].median / 1e9
                 np_gflops = flops(m, n, k) / r.timings["numpy"].median / 1e9
-                peak = peaks[(dtype, threads)]
                 rows.append([kernel, threads, dtype, f"{m}x{k}x{n}", f"{gflops:.1f}", f"{np_gflops:.1f}",
-                             f"{r.ratios[kernel]:.3f}", f"{100 * gflops / peak:.0f}%", r.rounds])
+                             f"{r.ratios[kernel]:.3f}", f"{peak:.0f}", f"{100 * gflops / peak:.0f}%", r.rounds])
                 print(f"  {kernel} t={threads} {dtype} {m}x{k}x{n}: {r.ratios[kernel]:.3f}", file=sys.stderr, flush=True)
     print(text_table(["kernel", "threads", "dtype", "MxKxN", "GFLOP/s", "NumPy GFLOP/s", "ratio",
-                      "% peak", "rounds"], rows))
+                      "peak GFLOP/s", "% peak", "rounds"], rows))
     info = ml.build_info()
-    print("\npeaks (GFLOP/s): " + ", ".join(f"{d} {t}t {v:.0f}" for (d, t), v in peaks.items()))
-    print(f"micro-kernel: {info['simd']['active']}; blocking: {info['blocking']}")
+    print(f"\nmicro-kernel: {info['simd']['active']}; blocking: {info['blocking']}")
     return 0
 
 

@@ -149,3 +149,13 @@ def test_parse_shape_is_m_k_n():
     assert cli.parse_shape("1x25600x100") == (1, 100, 25600)  # stored as (M, N, K)
     with pytest.raises(Exception):
         cli.parse_shape("3x4")
+
+
+def test_race_checks_every_answer_before_timing():
+    from matmul_ladder.compare import race
+    a, b = np.ones((8, 5)), np.ones((5, 3))
+    r = race(a, b, {"numpy": np.matmul, "again": lambda x, y: x @ y}, baseline="numpy",
+             min_time=0.0, min_rounds=3)
+    assert r.rounds >= 3 and r.ratios["numpy"] == 1.0
+    with pytest.raises(AssertionError, match="wrong answer"):
+        race(a, b, {"numpy": np.matmul, "bad": lambda x, y: x @ y + 1}, baseline="numpy")
