@@ -9,7 +9,8 @@
  *   panel's re-reads or memory bandwidth run short.
  * Expect: close to `threads`x rung 4 on large n (>= 1.6x on 2 cores at n = 2048); less on
  *   small n, where the barriers and packing are a larger share.
- * A single row of A takes rung 4's GEMV loop (row_times_matrix), its chunks shared out.
+ * A few rows of A (M <= 4) take rung 4's unpacked loop (rows_times_matrix), its chunks
+ * shared out.
  * threads: the caller passes >= 1. Built without OpenMP the pragmas are ignored and this
  * runs serially (ml.kernels() then lists c_omp unavailable). */
 
@@ -19,7 +20,7 @@ int MM(omp)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real 
     gemm_plan p;
     if (make_plan(&p, ladder_active_isa(), M, N) != 0)
         return -1;
-    if (done_without_packing(M, N, K, A, B, ldb, C, ldc, threads))
+    if (done_without_packing(M, N, K, A, lda, B, ldb, C, ldc, threads))
         return 0;
     /* Each thread computes about 1/threads of a B panel's micro-panels, so the panel can be
      * `threads` times wider for the same share of each core's L2 (capped at 4096 columns). */

@@ -13,8 +13,8 @@
  *   instruction, and packing makes every load unit-stride and TLB-friendly.
  * Expect: 5-20x over rung 3, 60-100% of single-thread OpenBLAS.
  * The micro-kernel is chosen at run time (ladder_active_isa); edge tiles go through a
- * zero-padded MR x NR buffer here, so the micro-kernels only ever see full tiles. A single
- * row of A (M = 1) skips all of it: see row_times_matrix. */
+ * zero-padded MR x NR buffer here, so the micro-kernels only ever see full tiles. A few
+ * rows of A (M <= 4) skip all of it: see rows_times_matrix. */
 
 #include <stdlib.h>
 #include <string.h>
@@ -175,47 +175,60 @@ static void zero_matrix(size_t M, size_t N, real *C, size_t ldc)
         memset(C + i * ldc, 0, N * sizeof(real));
 }
 
-/* One row of A (M = 1), a GEMV: packing B and a 12-row register tile would waste far more
- * than they save (as BLAS libraries do, and NumPy, this case gets its own loop). B is
- * streamed once, four rows at a time scaled into a chunk of C's row that stays in L1 (one
- * load and store of C per four rows of B). The chunks are shared among `threads` if > 1. */
+/* A few rows of A (M <= FEW_ROWS; one row is a GEMV): packing B and a 12-row register tile
+ * would waste far more than they save (as BLAS libraries do, and NumPy, this case gets its
+ * own loop). B is streamed once, four rows at a time, scaled into a chunk of C's rows held
+ * in a local buffer that stays in L1 (one load and store of it per four rows of B), and
+ * copied out at the end. The chunks are shared among `threads` if > 1; as each thread sums
+ * into its own buffer, no two threads write to one cache line of C until the copy (a row
+ * of C that does not start on a cache line, written in place, made 2 threads 3x slower
+ * than 1 for 4 x 25600 x 100). */
+#define FEW_ROWS 4
 #define ROW_CHUNK 4096
-static void row_times_matrix(size_t N, size_t K, const real *A, const real *B, size_t ldb,
-                             real *C, int threads)
+static void rows_times_matrix(size_t M, size_t N, size_t K, const real *A, size_t lda,
+                              const real *B, size_t ldb, real *C, size_t ldc, int threads)
 {
-    const size_t chunk = min_size(ROW_CHUNK, round_up((N + threads - 1) / threads, 64));
-    memset(C, 0, N * sizeof(real));
+    /* whole cache lines per chunk, and one chunk per thread where C is narrow */
+    const size_t chunk = min_size(ROW_CHUNK / M, round_up((N + threads - 1) / threads, 64 / sizeof(real)));
     #pragma omp parallel for if (threads > 1) num_threads(threads) schedule(static)
     for (size_t j0 = 0; j0 < N; j0 += chunk) {
         const size_t w = min_size(chunk, N - j0);
-        real *restrict c = C + j0;
+        real sums[ROW_CHUNK] __attribute__((aligned(64)));
+        memset(sums, 0, M * w * sizeof(real));
         size_t k = 0;
         for (; k + 4 <= K; k += 4) {
-            const real a0 = A[k], a1 = A[k + 1], a2 = A[k + 2], a3 = A[k + 3];
             const real *restrict b0 = B + k * ldb + j0, *restrict b1 = b0 + ldb,
                        *restrict b2 = b1 + ldb, *restrict b3 = b2 + ldb;
-            for (size_t j = 0; j < w; j++)
-                c[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j];
+            for (size_t i = 0; i < M; i++) {
+                const real *a = A + i * lda + k, a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+                real *restrict c = sums + i * w;
+                for (size_t j = 0; j < w; j++)
+                    c[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j];
+            }
         }
-        for (; k < K; k++) {
-            const real a = A[k], *restrict b = B + k * ldb + j0;
-            for (size_t j = 0; j < w; j++)
-                c[j] += a * b[j];
-        }
+        for (; k < K; k++)
+            for (size_t i = 0; i < M; i++) {
+                const real a = A[i * lda + k], *restrict b = B + k * ldb + j0;
+                real *restrict c = sums + i * w;
+                for (size_t j = 0; j < w; j++)
+                    c[j] += a * b[j];
+            }
+        for (size_t i = 0; i < M; i++)
+            memcpy(C + i * ldc + j0, sums + i * w, w * sizeof(real));
     }
 }
 
-/* The products that need no packing: an empty C, K = 0 (C = 0) and one row of A (a GEMV).
+/* The products that need no packing: an empty C, K = 0 (C = 0) and a few rows of A.
  * Returns 1 if it computed C, 0 if the product needs the blocked loop nest. */
-static int done_without_packing(size_t M, size_t N, size_t K, const real *A, const real *B,
-                                size_t ldb, real *C, size_t ldc, int threads)
+static int done_without_packing(size_t M, size_t N, size_t K, const real *A, size_t lda,
+                                const real *B, size_t ldb, real *C, size_t ldc, int threads)
 {
     if (M == 0 || N == 0)
         return 1;
     if (K == 0)
         zero_matrix(M, N, C, ldc);
-    else if (M == 1)
-        row_times_matrix(N, K, A, B, ldb, C, threads);
+    else if (M <= FEW_ROWS)
+        rows_times_matrix(M, N, K, A, lda, B, ldb, C, ldc, threads);
     else
         return 0;
     return 1;
@@ -228,7 +241,7 @@ int MM(simd)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real
     gemm_plan p;
     if (make_plan(&p, ladder_active_isa(), M, N) != 0)
         return -1;
-    if (done_without_packing(M, N, K, A, B, ldb, C, ldc, 1))
+    if (done_without_packing(M, N, K, A, lda, B, ldb, C, ldc, 1))
         return 0;
     const ladder_blocking bs = p.bs;
     real *Ap, *Bp;

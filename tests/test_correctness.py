@@ -16,6 +16,10 @@ SHAPES = [
     (25, 65, 385), (97, 101, 103),
     (1, 100, 25600),        # the seed blog's (1 x 25600) @ (25600 x 100)
     (1, 2500, 30),          # one row of A (GEMV path) over several column chunks
+    (2, 2500, 30),          # a few rows of A (no packing) over several column chunks
+    (3, 100, 25600),        # a few rows, narrow C: rows of C off cache-line boundaries
+    (4, 1100, 7),           # the last few-rows case, K not a multiple of 4
+    (5, 100, 300),          # one row past it: the packed path
     (1400, 40, 50),         # M past MC (both dtypes)
     (7, 4100, 9),           # N past NC and NB
     (30, 30, 500),          # K past KC (small M) and KB
