@@ -14,7 +14,7 @@
 #define MR UK_AVX2_MR
 
 void ukernel_avx2_s(size_t kc, const float *Ap, const float *Bp, float *C, size_t ldc,
-                    int accumulate, const char *warm)
+                    int accumulate)
 {
     __m256 c[MR][2];
     for (int i = 0; i < MR; i++)
@@ -23,13 +23,8 @@ void ukernel_avx2_s(size_t kc, const float *Ap, const float *Bp, float *C, size_
         _mm_prefetch((const char *)(C + i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(C + i * ldc + UK_AVX2_NR_S - 1), _MM_HINT_T0);
     }
-    const size_t warm_step = warm ? UK_WARM_BYTES_PER_K : 0;  /* none: Bp's line, in L1 */
-    if (!warm)
-        warm = (const char *)Bp;
 #pragma GCC unroll 4
     for (size_t k = 0; k < kc; k++, Ap += MR, Bp += UK_AVX2_NR_S) {
-        _mm_prefetch(warm, _MM_HINT_T1);
-        warm += warm_step;
         const __m256 b0 = _mm256_loadu_ps(Bp), b1 = _mm256_loadu_ps(Bp + 8);
         for (int i = 0; i < MR; i++) {
             const __m256 a = _mm256_broadcast_ss(Ap + i);
@@ -48,7 +43,7 @@ void ukernel_avx2_s(size_t kc, const float *Ap, const float *Bp, float *C, size_
 }
 
 void ukernel_avx2_d(size_t kc, const double *Ap, const double *Bp, double *C, size_t ldc,
-                    int accumulate, const char *warm)
+                    int accumulate)
 {
     __m256d c[MR][2];
     for (int i = 0; i < MR; i++)
@@ -57,13 +52,8 @@ void ukernel_avx2_d(size_t kc, const double *Ap, const double *Bp, double *C, si
         _mm_prefetch((const char *)(C + i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(C + i * ldc + UK_AVX2_NR_D - 1), _MM_HINT_T0);
     }
-    const size_t warm_step = warm ? UK_WARM_BYTES_PER_K : 0;  /* none: Bp's line, in L1 */
-    if (!warm)
-        warm = (const char *)Bp;
 #pragma GCC unroll 4
     for (size_t k = 0; k < kc; k++, Ap += MR, Bp += UK_AVX2_NR_D) {
-        _mm_prefetch(warm, _MM_HINT_T1);
-        warm += warm_step;
         const __m256d b0 = _mm256_loadu_pd(Bp), b1 = _mm256_loadu_pd(Bp + 4);
         for (int i = 0; i < MR; i++) {
             const __m256d a = _mm256_broadcast_sd(Ap + i);

@@ -11,7 +11,7 @@
 #define MR UK_AVX512_MR
 
 void ukernel_avx512_s(size_t kc, const float *Ap, const float *Bp, float *C, size_t ldc,
-                      int accumulate, const char *warm)
+                      int accumulate)
 {
     __m512 c[MR][2];
     for (int i = 0; i < MR; i++)
@@ -20,13 +20,8 @@ void ukernel_avx512_s(size_t kc, const float *Ap, const float *Bp, float *C, siz
         _mm_prefetch((const char *)(C + i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(C + i * ldc + UK_AVX512_NR_S - 1), _MM_HINT_T0);
     }
-    const size_t warm_step = warm ? UK_WARM_BYTES_PER_K : 0;  /* none: Bp's line, in L1 */
-    if (!warm)
-        warm = (const char *)Bp;
 #pragma GCC unroll 4
     for (size_t k = 0; k < kc; k++, Ap += MR, Bp += UK_AVX512_NR_S) {
-        _mm_prefetch(warm, _MM_HINT_T1);
-        warm += warm_step;
         const __m512 b0 = _mm512_loadu_ps(Bp), b1 = _mm512_loadu_ps(Bp + 16);
         for (int i = 0; i < MR; i++) {
             const __m512 a = _mm512_set1_ps(Ap[i]);
@@ -45,7 +40,7 @@ void ukernel_avx512_s(size_t kc, const float *Ap, const float *Bp, float *C, siz
 }
 
 void ukernel_avx512_d(size_t kc, const double *Ap, const double *Bp, double *C, size_t ldc,
-                      int accumulate, const char *warm)
+                      int accumulate)
 {
     __m512d c[MR][2];
     for (int i = 0; i < MR; i++)
@@ -54,13 +49,8 @@ void ukernel_avx512_d(size_t kc, const double *Ap, const double *Bp, double *C, 
         _mm_prefetch((const char *)(C + i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(C + i * ldc + UK_AVX512_NR_D - 1), _MM_HINT_T0);
     }
-    const size_t warm_step = warm ? UK_WARM_BYTES_PER_K : 0;  /* none: Bp's line, in L1 */
-    if (!warm)
-        warm = (const char *)Bp;
 #pragma GCC unroll 4
     for (size_t k = 0; k < kc; k++, Ap += MR, Bp += UK_AVX512_NR_D) {
-        _mm_prefetch(warm, _MM_HINT_T1);
-        warm += warm_step;
         const __m512d b0 = _mm512_loadu_pd(Bp), b1 = _mm512_loadu_pd(Bp + 8);
         for (int i = 0; i < MR; i++) {
             const __m512d a = _mm512_set1_pd(Ap[i]);
