@@ -171,7 +171,8 @@ static void rows_times_matrix(size_t M, size_t N, size_t K, const real *A, size_
                               const real *B, size_t ldb, real *C, size_t ldc, int threads)
 {
     /* whole cache lines per chunk, and one chunk per thread where C is narrow */
-    const size_t chunk = min_size(ROW_CHUNK / M, round_up((N + threads - 1) / threads, 64 / sizeof(real)));
+    const size_t per_thread = round_up((N + threads - 1) / threads, 64 / sizeof(real));
+    const size_t chunk = min_size(ROW_CHUNK / M, per_thread);
     #pragma omp parallel for if (threads > 1) num_threads(threads) schedule(static)
     for (size_t j0 = 0; j0 < N; j0 += chunk) {
         const size_t w = min_size(chunk, N - j0);
@@ -182,7 +183,8 @@ static void rows_times_matrix(size_t M, size_t N, size_t K, const real *A, size_
             const real *restrict b0 = B + k * ldb + j0, *restrict b1 = b0 + ldb,
                        *restrict b2 = b1 + ldb, *restrict b3 = b2 + ldb;
             for (size_t i = 0; i < M; i++) {
-                const real *a = A + i * lda + k, a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+                const real *a = A + i * lda + k;
+                const real a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
                 real *restrict c = sums + i * w;
                 for (size_t j = 0; j < w; j++)
                     c[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j];
