@@ -69,15 +69,16 @@ typedef struct { size_t kb, nb; } ladder_tiles;
 ladder_tiles ladder_blocked_tiles(size_t elem);
 
 /* ---- micro-kernels: C[0:MR,0:NR] (=|+=) Ap(MR x kc) @ Bp(kc x NR) ---------- */
-/* Ap is packed column by column (MR values per k), Bp row by row (NR per k). */
-typedef void (*ukernel_s)(size_t kc, const float *Ap, const float *Bp, float *C,
-                          size_t ldc, int accumulate);
-typedef void (*ukernel_d)(size_t kc, const double *Ap, const double *Bp, double *C,
-                          size_t ldc, int accumulate);
-void ukernel_avx2_s(size_t, const float *, const float *, float *, size_t, int);
-void ukernel_avx2_d(size_t, const double *, const double *, double *, size_t, int);
-void ukernel_avx512_s(size_t, const float *, const float *, float *, size_t, int);
-void ukernel_avx512_d(size_t, const double *, const double *, double *, size_t, int);
+/* Ap is packed column by column (MR values per k), Bp row by row (NR per k).
+ * warm: NULL, or 16 * kc bytes that a later call will read (a slice of the next B
+ * micro-panel), prefetched into L2 during the k loop, 16 bytes per k. With NULL the loop
+ * prefetches a line already in L1 instead: a test inside the loop made gcc spill the AVX2
+ * accumulators to the stack (0.6x the speed). */
+void ukernel_avx2_s(size_t, const float *, const float *, float *, size_t, int, const char *);
+void ukernel_avx2_d(size_t, const double *, const double *, double *, size_t, int, const char *);
+void ukernel_avx512_s(size_t, const float *, const float *, float *, size_t, int, const char *);
+void ukernel_avx512_d(size_t, const double *, const double *, double *, size_t, int, const char *);
+#define UK_WARM_BYTES_PER_K 16
 
 #define UK_AVX2_MR 6
 #define UK_AVX2_NR_S 16

@@ -52,7 +52,8 @@ int MM(omp)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real 
                     for (size_t ir = 0; ir < mc; ir += mr)
                         compute_tile(&p, kc, Ap + ir * kc, Bp + jr * kc,
                                      C + (ic + ir) * ldc + jc + jr, ldc, min_size(mr, mc - ir),
-                                     min_size(nr, nc - jr), pc > 0);
+                                     min_size(nr, nc - jr), pc > 0,
+                                     warm_slice(Bp, mc, nc, kc, mr, nr, ir, jr));
             }
         }
     }

@@ -6,7 +6,8 @@
  *     tile of C in vector registers for the whole KC loop: per k it loads NR values of B,
  *     broadcasts MR values of A and issues MR*NR/width FMAs, with no load or store of C.
  *   - Blocks sized from the caches (ladder_gemm_blocking in cpu.c): an A micro-panel fills
- *     L1, the A block takes part of L2, the B panel twice L2.
+ *     L1, the A block takes part of L2, the B panel twice L2; while one B micro-panel is
+ *     in use, the micro-kernel prefetches the next into L2 (warm_slice).
  * Hypothesis: rung 3 does a load+store of C per FMA and uses 4-wide SSE without FMA; the
  *   register tile removes the C traffic, AVX2/AVX-512 FMA does 8-16 multiply-adds per
  *   instruction, and packing makes every load unit-stride and TLB-friendly.
@@ -19,7 +20,7 @@
 #include <string.h>
 
 typedef void (*ukernel_fn)(size_t kc, const real *Ap, const real *Bp, real *C, size_t ldc,
-                           int accumulate);
+                           int accumulate, const char *warm);
 
 typedef struct {
     ukernel_fn run;
@@ -112,18 +113,34 @@ static void pack_a(size_t mc, size_t kc, size_t mr, const real *A, size_t lda, r
 /* One MR x NR tile of C (=|+=) a packed A micro-panel @ a packed B micro-panel. Edge tiles
  * (h < MR or w < NR) are computed whole into a buffer and only their valid part copied out. */
 static void compute_tile(const gemm_plan *p, size_t kc, const real *a, const real *b, real *c,
-                         size_t ldc, size_t h, size_t w, int accumulate)
+                         size_t ldc, size_t h, size_t w, int accumulate, const char *warm)
 {
     const size_t nr = p->bs.nr;
     if (h == p->bs.mr && w == nr) {
-        p->run(kc, a, b, c, ldc, accumulate);
+        p->run(kc, a, b, c, ldc, accumulate, warm);
         return;
     }
     real edge[UK_MAX_TILE] __attribute__((aligned(64)));
-    p->run(kc, a, b, edge, nr, 0);
+    p->run(kc, a, b, edge, nr, 0, warm);
     for (size_t i = 0; i < h; i++)
         for (size_t j = 0; j < w; j++)
             c[i * ldc + j] = accumulate ? c[i * ldc + j] + edge[i * nr + j] : edge[i * nr + j];
+}
+
+/* What the tile at (ir, jr) of the macro-kernel prefetches into L2 (see ladder.h): the
+ * next B micro-panel (jr + NR), in NR * sizeof(real) / 16 slices (8 for AVX-512), one per
+ * tile over the last tiles of column jr. The B panel is twice L2, so without this the
+ * first tile of each column read its B micro-panel from L3 and took 1.7x as long as the
+ * rest (f32, n = 2048). Prefetched earlier, over the first tiles, it was evicted again. */
+static const char *warm_slice(const real *Bp, size_t mc, size_t nc, size_t kc, size_t mr,
+                              size_t nr, size_t ir, size_t jr)
+{
+    const size_t slice = UK_WARM_BYTES_PER_K * kc;
+    const size_t slices = nr * sizeof(real) / UK_WARM_BYTES_PER_K, tiles = (mc + mr - 1) / mr;
+    const size_t first = tiles > slices ? tiles - slices : 0, tile = ir / mr;
+    if (jr + nr >= nc || tile < first)
+        return NULL;
+    return (const char *)(Bp + (jr + nr) * kc) + (tile - first) * slice;
 }
 
 /* C[0:mc, 0:nc] (=|+=) packed A block @ packed B panel: the two loops around the micro-kernel.
@@ -135,7 +152,8 @@ static void macro_kernel(const gemm_plan *p, size_t mc, size_t nc, size_t kc, co
     for (size_t jr = 0; jr < nc; jr += nr)
         for (size_t ir = 0; ir < mc; ir += mr)
             compute_tile(p, kc, Ap + ir * kc, Bp + jr * kc, C + ir * ldc + jr, ldc,
-                         min_size(mr, mc - ir), min_size(nr, nc - jr), accumulate);
+                         min_size(mr, mc - ir), min_size(nr, nc - jr), accumulate,
+                         warm_slice(Bp, mc, nc, kc, mr, nr, ir, jr));
 }
 
 /* The two packing buffers: MC x KC of A and KC x NC of B at most, whatever the sizes. */
