@@ -111,10 +111,12 @@ class LoopFacts:
     fma: bool
     fp_ops: int
     mul_isa: str = ""  # set where the multiplies are wider than the adds (vectorised multiply only)
+    stack_stores: int = 0  # vector registers stored to the stack in the loop: spilled accumulators
 
     def label(self):
         text = self.isa + (" + FMA" if self.fma else "")
-        return text + (f" (multiplies {self.mul_isa})" if self.mul_isa else "")
+        text += f" (multiplies {self.mul_isa})" if self.mul_isa else ""
+        return text + (f", {self.stack_stores} vector stores to the stack" if self.stack_stores else "")
 
 
 def parse_objdump(text):
@@ -149,6 +151,12 @@ def width(ins):
     return rank, fma, op in ("mul", "div")
 
 
+def spill(ins):
+    """True for a vector register stored to the stack (AT&T order: source, destination)."""
+    return (ins.mnemonic.startswith("vmov") and bool(re.match(r"%[xyz]mm\d+,", ins.operands))
+            and ins.operands.endswith("(%rsp)"))
+
+
 def hot_loop(instructions):
     """The innermost loop (a backward jump's range, holding no other loop) that does floating-
     point work, preferring the widest accumulation, then the most such instructions. Returns its
@@ -170,7 +178,8 @@ def hot_loop(instructions):
         acc_rank = max(k[0] for k in acc)
         mul_rank = max((k[0] for k in kinds if k[2]), default=-1)
         facts = LoopFacts(ISA_ORDER[acc_rank], any(k[1] for k in kinds), len(kinds),
-                          ISA_ORDER[mul_rank] if mul_rank > acc_rank else "")
+                          ISA_ORDER[mul_rank] if mul_rank > acc_rank else "",
+                          sum(spill(i) for i in instructions if start <= i.address <= end))
         key = (acc_rank, len(kinds))
         if best_key is None or key > best_key:
             best, best_key = facts, key
