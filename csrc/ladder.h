@@ -72,8 +72,8 @@ ladder_tiles ladder_blocked_tiles(size_t elem);
 /* Ap is packed column by column (MR values per k), Bp row by row (NR per k).
  * warm: NULL, or 16 * kc bytes that a later call will read (a slice of the next B
  * micro-panel), prefetched into L2 during the k loop, 16 bytes per k. With NULL the loop
- * prefetches a line already in L1 instead: a test inside the loop made gcc spill the AVX2
- * accumulators to the stack (0.6x the speed). */
+ * prefetches a line already in L1 instead of testing `warm` on every k (with the
+ * accumulators still in an array, that test made gcc spill the AVX2 ones: 0.6x the speed). */
 void ukernel_avx2_s(size_t, const float *, const float *, float *, size_t, int, const char *);
 void ukernel_avx2_d(size_t, const double *, const double *, double *, size_t, int, const char *);
 void ukernel_avx512_s(size_t, const float *, const float *, float *, size_t, int, const char *);
