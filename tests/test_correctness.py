@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 import matmul_ladder as ml
 from conftest import (DTYPES, assert_matmul_close, kernel_params, random_matrix, too_slow)
 
-# (M, N, K). Tiles here: c_simd MR 6/12, NR 8/16/32, MC 192, KC 1024/512 (256 when C is small:
+# (M, N, K). Tiles here: c_simd MR 6/12, NR 8/16/32, MC 96, KC 1024/512 (256 when C is small:
 # all shapes here), NC 1024 (x threads in c_omp); c_blocked KB 85, NB 1536/3072
 # (ml.build_info()["blocking"]); test_small_blocks_every_loop below shrinks them all.
 SHAPES = [
