@@ -156,11 +156,19 @@ static void macro_kernel(const gemm_plan *p, size_t mc, size_t nc, size_t kc, co
                          warm_slice(Bp, mc, nc, kc, mr, nr, ir, jr));
 }
 
-/* The two packing buffers: MC x KC of A and KC x NC of B at most, whatever the sizes. */
-static int alloc_packing(const ladder_blocking *bs, size_t M, size_t N, size_t K, real **Ap,
-                         real **Bp)
+/* Elements of one packed A block (MC x KC at most), rounded up to whole cache lines. */
+static size_t a_block_elements(const ladder_blocking *bs, size_t M, size_t K)
 {
-    *Ap = alloc_panel(round_up(min_size(bs->mc, M), bs->mr) * min_size(bs->kc, K));
+    return round_up(round_up(min_size(bs->mc, M), bs->mr) * min_size(bs->kc, K),
+                    64 / sizeof(real));
+}
+
+/* The packing buffers: `a_blocks` blocks of A and one KC x NC panel of B at most, whatever
+ * the sizes. */
+static int alloc_packing(const ladder_blocking *bs, size_t M, size_t N, size_t K,
+                         size_t a_blocks, real **Ap, real **Bp)
+{
+    *Ap = alloc_panel(a_blocks * a_block_elements(bs, M, K));
     *Bp = alloc_panel(min_size(bs->kc, K) * round_up(min_size(bs->nc, N), bs->nr));
     if (*Ap && *Bp)
         return 0;
@@ -247,7 +255,7 @@ int MM(simd)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real
         return 0;
     const ladder_blocking bs = p.bs;
     real *Ap, *Bp;
-    if (alloc_packing(&bs, M, N, K, &Ap, &Bp) != 0)
+    if (alloc_packing(&bs, M, N, K, 1, &Ap, &Bp) != 0)
         return -2;
     for (size_t jc = 0; jc < N; jc += bs.nc) {              /* B panel -> L2/L3 */
         const size_t nc = min_size(bs.nc, N - jc);
