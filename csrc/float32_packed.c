@@ -5,5 +5,6 @@
 #define MM(rung) mm_##rung##_s
 #define UKERNEL_AVX2 ukernel_avx2_s
 #define UKERNEL_AVX512 ukernel_avx512_s
+#define UKERNEL_AVX512_HALF ukernel_avx512_half_s
 #include "simd.c"
 #include "omp.c"

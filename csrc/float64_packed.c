@@ -5,5 +5,6 @@
 #define MM(rung) mm_##rung##_d
 #define UKERNEL_AVX2 ukernel_avx2_d
 #define UKERNEL_AVX512 ukernel_avx512_d
+#define UKERNEL_AVX512_HALF ukernel_avx512_half_d
 #include "simd.c"
 #include "omp.c"

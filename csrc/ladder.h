@@ -78,6 +78,12 @@ void ukernel_avx2_s(size_t, const float *, const float *, float *, size_t, int, 
 void ukernel_avx2_d(size_t, const double *, const double *, double *, size_t, int, const char *);
 void ukernel_avx512_s(size_t, const float *, const float *, float *, size_t, int, const char *);
 void ukernel_avx512_d(size_t, const double *, const double *, double *, size_t, int, const char *);
+/* The same for the top MR/2 rows of the tile (Ap still packed MR tall), for edge tiles of at
+ * most MR/2 rows. */
+void ukernel_avx512_half_s(size_t, const float *, const float *, float *, size_t, int,
+                           const char *);
+void ukernel_avx512_half_d(size_t, const double *, const double *, double *, size_t, int,
+                           const char *);
 #define UK_WARM_BYTES_PER_K 16
 
 #define UK_AVX2_MR 6

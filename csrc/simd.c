@@ -24,14 +24,17 @@ typedef void (*ukernel_fn)(size_t kc, const real *Ap, const real *Bp, real *C, s
 
 typedef struct {
     ukernel_fn run;
+    ukernel_fn run_half;  /* the top MR/2 rows only, for short edge tiles; or NULL */
     ladder_blocking bs;
 } gemm_plan;
 
 static int make_plan(gemm_plan *plan, int isa, size_t M, size_t N)
 {
-    if (isa == LADDER_ISA_AVX512)
+    plan->run_half = NULL;
+    if (isa == LADDER_ISA_AVX512) {
         plan->run = UKERNEL_AVX512;
-    else if (isa == LADDER_ISA_AVX2)
+        plan->run_half = UKERNEL_AVX512_HALF;
+    } else if (isa == LADDER_ISA_AVX2)
         plan->run = UKERNEL_AVX2;
     else
         return -1;
@@ -111,7 +114,8 @@ static void pack_a(size_t mc, size_t kc, size_t mr, const real *A, size_t lda, r
 }
 
 /* One MR x NR tile of C (=|+=) a packed A micro-panel @ a packed B micro-panel. Edge tiles
- * (h < MR or w < NR) are computed whole into a buffer and only their valid part copied out. */
+ * (h < MR or w < NR) are computed whole into a buffer and only their valid part copied out;
+ * those of at most MR/2 rows by the half-height kernel, where there is one. */
 static void compute_tile(const gemm_plan *p, size_t kc, const real *a, const real *b, real *c,
                          size_t ldc, size_t h, size_t w, int accumulate, const char *warm)
 {
@@ -120,8 +124,9 @@ static void compute_tile(const gemm_plan *p, size_t kc, const real *a, const rea
         p->run(kc, a, b, c, ldc, accumulate, warm);
         return;
     }
+    const ukernel_fn run = p->run_half && 2 * h <= p->bs.mr ? p->run_half : p->run;
     real edge[UK_MAX_TILE] __attribute__((aligned(64)));
-    p->run(kc, a, b, edge, nr, 0, warm);
+    run(kc, a, b, edge, nr, 0, warm);
     for (size_t i = 0; i < h; i++)
         for (size_t j = 0; j < w; j++)
             c[i * ldc + j] = accumulate ? c[i * ldc + j] + edge[i * nr + j] : edge[i * nr + j];

@@ -5,6 +5,10 @@
  * The accumulators are 24 named variables (c0a, c0b, ... c11b), one row of C each per
  * ROWS(X) expansion, not an array c[12][2]: with the array and a prefetch in the k loop,
  * gcc 13 kept them in memory (22 stores per 4 k-steps, 15-20% slower).
+ * Each kernel is written once, for `rows` rows, and built twice: 12 rows, and 6 for tiles
+ * of at most 6 rows at the bottom edge of C (M = 64 is 5 tiles of 12 and one of 4, which
+ * the 12-row kernel computes at 1/3 use). `rows` is a constant in each caller, so gcc
+ * drops the code of the rows past it.
  * Compiled for AVX-512F by the pragma below and called only after the CPU check. */
 #pragma GCC push_options
 #pragma GCC target("avx512f")
@@ -14,12 +18,13 @@
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 _Static_assert(UK_AVX512_MR == 12, "ROWS lists the micro-kernel's MR rows");
 
-void ukernel_avx512_s(size_t kc, const float *Ap, const float *Bp, float *C, size_t ldc,
-                      int accumulate, const char *warm)
+static inline __attribute__((always_inline)) void
+tile_s(const int rows, size_t kc, const float *Ap, const float *Bp, float *C, size_t ldc,
+       int accumulate, const char *warm)
 {
 #define ZERO(i) __m512 c##i##a = _mm512_setzero_ps(), c##i##b = _mm512_setzero_ps();
     ROWS(ZERO)
-    for (int i = 0; i < UK_AVX512_MR; i++) {  /* C comes from memory: start fetching it now */
+    for (int i = 0; i < rows; i++) {  /* C comes from memory: start fetching it now */
         _mm_prefetch((const char *)(C + i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(C + i * ldc + UK_AVX512_NR_S - 1), _MM_HINT_T0);
     }
@@ -32,7 +37,7 @@ void ukernel_avx512_s(size_t kc, const float *Ap, const float *Bp, float *C, siz
         warm += warm_step;
         const __m512 b0 = _mm512_loadu_ps(Bp), b1 = _mm512_loadu_ps(Bp + 16);
 #define FMA_ROW(i)                                                                      \
-        {                                                                               \
+        if (i < rows) {                                                                 \
             const __m512 a = _mm512_set1_ps(Ap[i]);                                     \
             c##i##a = _mm512_fmadd_ps(a, b0, c##i##a);                                  \
             c##i##b = _mm512_fmadd_ps(a, b1, c##i##b);                                  \
@@ -41,7 +46,7 @@ void ukernel_avx512_s(size_t kc, const float *Ap, const float *Bp, float *C, siz
 #undef FMA_ROW
     }
 #define STORE_ROW(i)                                                                    \
-    {                                                                                   \
+    if (i < rows) {                                                                     \
         float *row = C + i * ldc;                                                       \
         if (accumulate) {                                                               \
             c##i##a = _mm512_add_ps(c##i##a, _mm512_loadu_ps(row));                     \
@@ -55,12 +60,25 @@ void ukernel_avx512_s(size_t kc, const float *Ap, const float *Bp, float *C, siz
 #undef ZERO
 }
 
-void ukernel_avx512_d(size_t kc, const double *Ap, const double *Bp, double *C, size_t ldc,
+void ukernel_avx512_s(size_t kc, const float *Ap, const float *Bp, float *C, size_t ldc,
                       int accumulate, const char *warm)
+{
+    tile_s(UK_AVX512_MR, kc, Ap, Bp, C, ldc, accumulate, warm);
+}
+
+void ukernel_avx512_half_s(size_t kc, const float *Ap, const float *Bp, float *C, size_t ldc,
+                           int accumulate, const char *warm)
+{
+    tile_s(UK_AVX512_MR / 2, kc, Ap, Bp, C, ldc, accumulate, warm);
+}
+
+static inline __attribute__((always_inline)) void
+tile_d(const int rows, size_t kc, const double *Ap, const double *Bp, double *C, size_t ldc,
+       int accumulate, const char *warm)
 {
 #define ZERO(i) __m512d c##i##a = _mm512_setzero_pd(), c##i##b = _mm512_setzero_pd();
     ROWS(ZERO)
-    for (int i = 0; i < UK_AVX512_MR; i++) {  /* C comes from memory: start fetching it now */
+    for (int i = 0; i < rows; i++) {  /* C comes from memory: start fetching it now */
         _mm_prefetch((const char *)(C + i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(C + i * ldc + UK_AVX512_NR_D - 1), _MM_HINT_T0);
     }
@@ -73,7 +91,7 @@ void ukernel_avx512_d(size_t kc, const double *Ap, const double *Bp, double *C, 
         warm += warm_step;
         const __m512d b0 = _mm512_loadu_pd(Bp), b1 = _mm512_loadu_pd(Bp + 8);
 #define FMA_ROW(i)                                                                      \
-        {                                                                               \
+        if (i < rows) {                                                                 \
             const __m512d a = _mm512_set1_pd(Ap[i]);                                    \
             c##i##a = _mm512_fmadd_pd(a, b0, c##i##a);                                  \
             c##i##b = _mm512_fmadd_pd(a, b1, c##i##b);                                  \
@@ -82,7 +100,7 @@ void ukernel_avx512_d(size_t kc, const double *Ap, const double *Bp, double *C, 
 #undef FMA_ROW
     }
 #define STORE_ROW(i)                                                                    \
-    {                                                                                   \
+    if (i < rows) {                                                                     \
         double *row = C + i * ldc;                                                      \
         if (accumulate) {                                                               \
             c##i##a = _mm512_add_pd(c##i##a, _mm512_loadu_pd(row));                     \
@@ -94,6 +112,18 @@ void ukernel_avx512_d(size_t kc, const double *Ap, const double *Bp, double *C, 
     ROWS(STORE_ROW)
 #undef STORE_ROW
 #undef ZERO
+}
+
+void ukernel_avx512_d(size_t kc, const double *Ap, const double *Bp, double *C, size_t ldc,
+                      int accumulate, const char *warm)
+{
+    tile_d(UK_AVX512_MR, kc, Ap, Bp, C, ldc, accumulate, warm);
+}
+
+void ukernel_avx512_half_d(size_t kc, const double *Ap, const double *Bp, double *C, size_t ldc,
+                           int accumulate, const char *warm)
+{
+    tile_d(UK_AVX512_MR / 2, kc, Ap, Bp, C, ldc, accumulate, warm);
 }
 
 #pragma GCC pop_options
