@@ -200,28 +200,30 @@ def rung_symbols(kernel, dtype, isa):
 
 def isa_column(kernels, dtype, isa):
     """{kernel: LoopFacts or None} from objdump of the built extensions."""
-    import importlib
-    out = {}
     dumps = {}
-    for kernel in kernels:
-        module, pattern = rung_symbols(kernel, dtype, isa)
-        try:
-            path = importlib.import_module(f"matmul_ladder.{module}").__file__
-        except ImportError:
-            out[kernel] = None
-            continue
-        if path not in dumps:
-            text = subprocess.run(["objdump", "-d", "--no-show-raw-insn", path], capture_output=True, text=True).stdout
-            dumps[path] = parse_objdump(text)
-        best = None
-        for name, ins in dumps[path].items():
-            if re.search(pattern, name):
-                facts = hot_loop(ins)
-                if facts and (best is None or (ISA_ORDER.index(facts.isa), facts.fp_ops) >
-                              (ISA_ORDER.index(best.isa), best.fp_ops)):
-                    best = facts
-        out[kernel] = best
-    return out
+    return {kernel: symbol_facts(*rung_symbols(kernel, dtype, isa), dumps) for kernel in kernels}
+
+
+def symbol_facts(module, pattern, dumps=None):
+    """LoopFacts of the widest hot loop among the functions of matmul_ladder.<module> whose
+    names match `pattern`, or None. dumps: a cache of parsed objdump output per file."""
+    import importlib
+    dumps = {} if dumps is None else dumps
+    try:
+        path = importlib.import_module(f"matmul_ladder.{module}").__file__
+    except ImportError:
+        return None
+    if path not in dumps:
+        text = subprocess.run(["objdump", "-d", "--no-show-raw-insn", path], capture_output=True, text=True).stdout
+        dumps[path] = parse_objdump(text)
+    best = None
+    for name, ins in dumps[path].items():
+        if re.search(pattern, name):
+            facts = hot_loop(ins)
+            if facts and (best is None or (ISA_ORDER.index(facts.isa), facts.fp_ops) >
+                          (ISA_ORDER.index(best.isa), best.fp_ops)):
+                best = facts
+    return best
 
 
 # ---- timing -----------------------------------------------------------------------------
