@@ -9,11 +9,12 @@ int ladder_best_isa(void)
 {
     /* __builtin_cpu_supports reads CPUID and checks that the OS saves the wide registers. */
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f"))
+    /* Every AVX-512 CPU also has AVX2 and FMA, which set_isa (lowering to AVX2) and the
+     * few-rows loop in simd.c rely on; checked all the same. */
+    const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (avx2 && __builtin_cpu_supports("avx512f"))
         return LADDER_ISA_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return LADDER_ISA_AVX2;
-    return LADDER_ISA_NONE;
+    return avx2 ? LADDER_ISA_AVX2 : LADDER_ISA_NONE;
 }
 
 static atomic_int active_isa = -1;

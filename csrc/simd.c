@@ -195,9 +195,14 @@ static void zero_matrix(size_t M, size_t N, real *C, size_t ldc)
  * copied out at the end. The chunks are shared among `threads` if > 1; as each thread sums
  * into its own buffer, no two threads write to one cache line of C until the copy (a row
  * of C that does not start on a cache line, written in place, made 2 threads 3x slower
- * than 1 for 4 x 25600 x 100). */
+ * than 1 for 4 x 25600 x 100).
+ * Compiled for AVX2 + FMA, which c_simd/c_omp require anyway (AVX-512 CPUs have them too),
+ * so that gcc vectorises the j loop 4-8 wide with FMAs. Against the baseline (SSE2) build,
+ * in-process: 1.3-1.7x for M = 2-4, 1.1-1.25x for one row; an AVX-512 build added nothing. */
 #define FEW_ROWS 4
 #define ROW_CHUNK 4096
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
 static void rows_times_matrix(size_t M, size_t N, size_t K, const real *A, size_t lda,
                               const real *B, size_t ldb, real *C, size_t ldc, int threads)
 {
@@ -232,6 +237,7 @@ static void rows_times_matrix(size_t M, size_t N, size_t K, const real *A, size_
             memcpy(C + i * ldc + j0, sums + i * w, w * sizeof(real));
     }
 }
+#pragma GCC pop_options
 
 /* The products that need no packing: an empty C, K = 0 (C = 0) and a few rows of A.
  * Returns 1 if it computed C, 0 if the product needs the blocked loop nest. */
