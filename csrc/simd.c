@@ -191,8 +191,8 @@ static void zero_matrix(size_t M, size_t N, real *C, size_t ldc)
 /* A few rows of A (M <= FEW_ROWS; one row is a GEMV): packing B and a 12-row register tile
  * would waste far more than they save (as BLAS libraries do, and NumPy, this case gets its
  * own loop). B is streamed once, four rows at a time, scaled into a chunk of C's rows held
- * in a local buffer that stays in L1 (one load and store of it per four rows of B), and
- * copied out at the end. The chunks are shared among `threads` if > 1; as each thread sums
+ * in a local buffer that stays in L1 (one load and store of it per four rows of B), two rows
+ * of C per pass over the four of B, and copied out at the end. The chunks are shared among `threads` if > 1; as each thread sums
  * into its own buffer, no two threads write to one cache line of C until the copy (a row
  * of C that does not start on a cache line, written in place, made 2 threads 3x slower
  * than 1 for 4 x 25600 x 100).
@@ -222,7 +222,18 @@ static void rows_times_matrix(size_t M, size_t N, size_t K, const real *A, size_
         for (; k + 4 <= K; k += 4) {
             const real *restrict b0 = B + k * ldb + j0, *restrict b1 = b0 + ldb,
                        *restrict b2 = b1 + ldb, *restrict b3 = b2 + ldb;
-            for (size_t i = 0; i < M; i++) {
+            size_t i = 0;
+            for (; i + 2 <= M; i += 2) {  /* two rows share each load of B: 1.0-1.2x */
+                const real *a = A + i * lda + k, *e = a + lda;
+                const real a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+                const real e0 = e[0], e1 = e[1], e2 = e[2], e3 = e[3];
+                real *restrict c = sums + i * w, *restrict d = c + w;
+                for (size_t j = 0; j < w; j++) {
+                    c[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j];
+                    d[j] += e0 * b0[j] + e1 * b1[j] + e2 * b2[j] + e3 * b3[j];
+                }
+            }
+            for (; i < M; i++) {
                 const real *a = A + i * lda + k;
                 const real a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
                 real *restrict c = sums + i * w;
