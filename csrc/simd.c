@@ -191,18 +191,18 @@ static void zero_matrix(size_t M, size_t N, real *C, size_t ldc)
 /* A few rows of A (M <= FEW_ROWS; one row is a GEMV): packing B and a 12-row register tile
  * would waste far more than they save (as BLAS libraries do, and NumPy, this case gets its
  * own loop). B is streamed once, four rows at a time, scaled into a chunk of C's rows held
- * in a local buffer that stays in L1 (one load and store of it per four rows of B), two rows
- * of C per pass over the four of B, and copied out at the end. The chunks are shared among `threads` if > 1; as each thread sums
- * into its own buffer, no two threads write to one cache line of C until the copy (a row
- * of C that does not start on a cache line, written in place, made 2 threads 3x slower
- * than 1 for 4 x 25600 x 100).
+ * in a local buffer that stays in L1 (one load and store of it per four rows of B; two rows
+ * of C per pass share each load of B), and copied out at the end. The chunks are shared
+ * among `threads` if > 1; as each thread sums into its own buffer, no two threads write to
+ * one cache line of C until the copy (a row of C that does not start on a cache line,
+ * written in place, made 2 threads 3x slower than 1 for 4 x 25600 x 100).
  * Compiled for AVX2 + FMA, which c_simd/c_omp require anyway (AVX-512 CPUs have them too),
  * so that gcc vectorises the j loop 4-8 wide with FMAs. Against the baseline (SSE2) build,
- * in-process: 1.3-1.7x for M = 2-4, 1.1-1.25x for one row; an AVX-512 build added nothing. */
-/* Up to 4 rows in float32, 8 in float64, whose packed path moves twice the bytes per FMA:
- * in-process races of this loop against the packed path (half-height tiles included) at
- * M = 5-8 lost 11-18% at M x 4096 x 4096 in float32, and won 1.02-1.5x in float64 on 1 and
- * 2 threads (M x 1000 x 1000, M x 4096 x 4096, M x 25600 x 100, M x 100 x 25600). */
+ * in-process: 1.3-1.7x for M = 2-4, 1.1-1.25x for one row; an AVX-512 build added nothing.
+ * FEW_ROWS is 4 in float32 and 8 in float64, whose packed path moves twice the bytes per
+ * FMA: at M = 5-8 this loop lost 11-18% to the packed path (half-height tiles included) at
+ * M x 4096 x 4096 in float32, and won 1.02-1.5x in float64 on 1 and 2 threads
+ * (M x 1000 x 1000, M x 4096 x 4096, M x 25600 x 100, M x 100 x 25600). */
 #define FEW_ROWS (sizeof(real) == 8 ? 8 : 4)
 #define ROW_CHUNK 4096
 #pragma GCC push_options
