@@ -12,8 +12,8 @@
  *   panel's re-reads or memory bandwidth run short.
  * Expect: close to `threads`x rung 4 on large n (>= 1.6x on 2 cores at n = 2048); less on
  *   small n, where the barriers and packing are a larger share.
- * A few rows of A (M <= 4 in float32, 8 in float64) take rung 4's unpacked loop
- * (rows_times_matrix), its chunks shared out.
+ * A few rows of A (M <= 8) take rung 4's unpacked loop (rows_times_matrix), its chunks
+ * shared out.
  * threads: the caller passes >= 1. Built without OpenMP the pragmas are ignored and this
  * runs serially (ml.kernels() then lists c_omp unavailable). */
 

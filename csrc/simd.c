@@ -14,7 +14,7 @@
  * Expect: 5-20x over rung 3, 60-100% of single-thread OpenBLAS.
  * The micro-kernel is chosen at run time (ladder_active_isa); edge tiles go through a
  * zero-padded MR x NR buffer here, so the micro-kernels only ever see full tiles. A few
- * rows of A (M <= 4 in float32, 8 in float64) skip all of it: see rows_times_matrix. */
+ * rows of A (M <= 8) skip all of it: see rows_times_matrix. */
 
 #include <stdlib.h>
 #include <string.h>
@@ -191,22 +191,40 @@ static void zero_matrix(size_t M, size_t N, real *C, size_t ldc)
 /* A few rows of A (M <= FEW_ROWS; one row is a GEMV): packing B and a 12-row register tile
  * would waste far more than they save (as BLAS libraries do, and NumPy, this case gets its
  * own loop). B is streamed once, four rows at a time, scaled into a chunk of C's rows held
- * in a local buffer that stays in L1 (one load and store of it per four rows of B; two rows
- * of C per pass share each load of B), and copied out at the end. The chunks are shared
- * among `threads` if > 1; as each thread sums into its own buffer, no two threads write to
- * one cache line of C until the copy (a row of C that does not start on a cache line,
- * written in place, made 2 threads 3x slower than 1 for 4 x 25600 x 100).
+ * in a local buffer that stays in L1 (one load and store of it per four rows of B; up to
+ * four rows of C share each load of B: add_rows), and copied out at the end. The chunks are
+ * shared among `threads` if > 1; as each thread sums into its own buffer, no two threads
+ * write to one cache line of C until the copy (a row of C that does not start on a cache
+ * line, written in place, made 2 threads 3x slower than 1 for 4 x 25600 x 100).
  * Compiled for AVX2 + FMA, which c_simd/c_omp require anyway (AVX-512 CPUs have them too),
- * so that gcc vectorises the j loop 4-8 wide with FMAs. Against the baseline (SSE2) build,
- * in-process: 1.3-1.7x for M = 2-4, 1.1-1.25x for one row; an AVX-512 build added nothing.
- * FEW_ROWS is 4 in float32 and 8 in float64, whose packed path moves twice the bytes per
- * FMA: at M = 5-8 this loop lost 11-18% to the packed path (half-height tiles included) at
- * M x 4096 x 4096 in float32, and won 1.02-1.5x in float64 on 1 and 2 threads
- * (M x 1000 x 1000, M x 4096 x 4096, M x 25600 x 100, M x 100 x 25600). */
-#define FEW_ROWS (sizeof(real) == 8 ? 8 : 4)
+ * so that gcc vectorises the j loop 4-8 wide with FMAs. In-process races: against the
+ * baseline (SSE2) build, 1.3-1.7x for M = 2-4 and 1.1-1.25x for one row (an AVX-512 build
+ * added nothing); rows in fours rather than one by one, a further 1.1-1.3x at M = 4-8.
+ * FEW_ROWS = 8: at M = 5-8 this loop beat the packed path (half-height tiles included)
+ * 1.0-1.7x, but for float32 at M x 4096 x 4096 (0.96-1.0x); at M = 12-16 in float64 it
+ * lost 11-13% at M x 4096 x 4096. */
+#define FEW_ROWS 8
 #define ROW_CHUNK 4096
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+/* sums[r][0:w] += A[r][k:k+4] @ B[k:k+4][j0:j0+w] for the rows r < `rows` (4, 2 or 1, a
+ * constant in each call below, so the r loops unroll): the rows share each load of B. */
+static inline __attribute__((always_inline)) void
+add_rows(const int rows, const real *A, size_t lda, const real *restrict b0,
+         const real *restrict b1, const real *restrict b2, const real *restrict b3,
+         real *restrict sums, size_t w)
+{
+    real a[4][4];
+    for (int r = 0; r < rows; r++)
+        for (int q = 0; q < 4; q++)
+            a[r][q] = A[r * lda + q];
+    for (size_t j = 0; j < w; j++) {
+        const real x0 = b0[j], x1 = b1[j], x2 = b2[j], x3 = b3[j];
+        for (int r = 0; r < rows; r++)
+            sums[r * w + j] += a[r][0] * x0 + a[r][1] * x1 + a[r][2] * x2 + a[r][3] * x3;
+    }
+}
+
 static void rows_times_matrix(size_t M, size_t N, size_t K, const real *A, size_t lda,
                               const real *B, size_t ldb, real *C, size_t ldc, int threads)
 {
@@ -220,26 +238,14 @@ static void rows_times_matrix(size_t M, size_t N, size_t K, const real *A, size_
         memset(sums, 0, M * w * sizeof(real));
         size_t k = 0;
         for (; k + 4 <= K; k += 4) {
-            const real *restrict b0 = B + k * ldb + j0, *restrict b1 = b0 + ldb,
-                       *restrict b2 = b1 + ldb, *restrict b3 = b2 + ldb;
+            const real *b0 = B + k * ldb + j0, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
             size_t i = 0;
-            for (; i + 2 <= M; i += 2) {  /* two rows share each load of B: 1.0-1.2x */
-                const real *a = A + i * lda + k, *e = a + lda;
-                const real a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
-                const real e0 = e[0], e1 = e[1], e2 = e[2], e3 = e[3];
-                real *restrict c = sums + i * w, *restrict d = c + w;
-                for (size_t j = 0; j < w; j++) {
-                    c[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j];
-                    d[j] += e0 * b0[j] + e1 * b1[j] + e2 * b2[j] + e3 * b3[j];
-                }
-            }
-            for (; i < M; i++) {
-                const real *a = A + i * lda + k;
-                const real a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
-                real *restrict c = sums + i * w;
-                for (size_t j = 0; j < w; j++)
-                    c[j] += a0 * b0[j] + a1 * b1[j] + a2 * b2[j] + a3 * b3[j];
-            }
+            for (; i + 4 <= M; i += 4)
+                add_rows(4, A + i * lda + k, lda, b0, b1, b2, b3, sums + i * w, w);
+            for (; i + 2 <= M; i += 2)
+                add_rows(2, A + i * lda + k, lda, b0, b1, b2, b3, sums + i * w, w);
+            for (; i < M; i++)
+                add_rows(1, A + i * lda + k, lda, b0, b1, b2, b3, sums + i * w, w);
         }
         for (; k < K; k++)
             for (size_t i = 0; i < M; i++) {

@@ -18,10 +18,10 @@ SHAPES = [
     (1, 2500, 30),          # one row of A (GEMV path) over several column chunks
     (2, 2500, 30),          # a few rows of A (no packing) over several column chunks
     (3, 100, 25600),        # a few rows, narrow C: rows of C off cache-line boundaries
-    (4, 1100, 7),           # float32's last few-rows case, K not a multiple of 4
-    (5, 100, 300),          # one row past it: float32's packed path
-    (8, 300, 70),           # float64's last few-rows case
-    (9, 100, 300),          # one row past it: float64's packed path
+    (4, 1100, 7),           # a few rows: one group of four, K not a multiple of 4
+    (5, 100, 300),          # a few rows: a group of four and one row
+    (8, 300, 70),           # the last few-rows case
+    (9, 100, 300),          # one row past it: the packed path
     (1400, 40, 50),         # M past MC (both dtypes)
     (7, 4100, 9),           # N past NC and NB
     (30, 30, 500),          # K past KC (small M) and KB
