@@ -4,6 +4,7 @@
  * cover the FMA latency (4-5 cycles) on two FMA ports, with no memory traffic at all.
  * Compiled per ISA with target attributes and run only on the ISA the CPU supports. */
 #include <immintrin.h>
+#include <stdlib.h>
 #include <time.h>
 #include "ladder.h"
 
@@ -64,4 +65,52 @@ double ladder_fma_peak(size_t elem, int isa, int threads, double seconds)
         elapsed = now() - t0;
     }
     return total / elapsed / 1e9;
+}
+
+/* The micro-kernel's own ceiling, on one thread: the active ISA's micro-kernel called again
+ * and again on one packed A micro-panel and one B micro-panel, with c_simd's KC (so the
+ * load and store of C per call count as in the product). The panels never leave L1/L2,
+ * so only the kernel's instruction mix (per k, MR broadcasts of A and NR/width loads of B
+ * beside the FMAs) stands between it and the FMA peak. Against it, the rest of c_simd's
+ * gap to the peak is what L3, the loop nest and packing cost. A VM's sibling hyperthread
+ * shares the load ports and L1: it slows this kernel more than the bare FMA loop.
+ * Returns GFLOP/s; 0.0 without SIMD; -1.0 if the panels cannot be allocated. */
+static void ukernel_call(size_t elem, int isa, const ladder_blocking *bs, void *panels)
+{
+    const size_t mr = bs->mr, nr = bs->nr, kc = bs->kc;
+    if (elem == 4) {
+        float *a = panels, *b = a + mr * kc, *c = b + kc * nr;
+        if (isa == LADDER_ISA_AVX512) ukernel_avx512_s(kc, a, b, c, nr, 1, NULL);
+        else ukernel_avx2_s(kc, a, b, c, nr, 1, NULL);
+    } else {
+        double *a = panels, *b = a + mr * kc, *c = b + kc * nr;
+        if (isa == LADDER_ISA_AVX512) ukernel_avx512_d(kc, a, b, c, nr, 1, NULL);
+        else ukernel_avx2_d(kc, a, b, c, nr, 1, NULL);
+    }
+}
+
+double ladder_ukernel_peak(size_t elem, int isa, double seconds)
+{
+    if (isa != LADDER_ISA_AVX2 && isa != LADDER_ISA_AVX512)
+        return 0.0;
+    const ladder_blocking bs = ladder_gemm_blocking(elem, isa);
+    const size_t count = (bs.mr + bs.nr) * bs.kc + bs.mr * bs.nr;
+    void *panels = aligned_alloc(64, (count * elem + 63) / 64 * 64);
+    if (!panels)
+        return -1.0;
+    for (size_t i = 0; i < count; i++)  /* small values: C grows by ~1e-3 per call */
+        if (elem == 4) ((float *)panels)[i] = 1e-3f;
+        else ((double *)panels)[i] = 1e-3;
+    ukernel_call(elem, isa, &bs, panels);  /* warm-up */
+    long calls = 0;
+    const double t0 = now();
+    double elapsed;
+    do {
+        for (int i = 0; i < 16; i++)
+            ukernel_call(elem, isa, &bs, panels);
+        calls += 16;
+        elapsed = now() - t0;
+    } while (elapsed < seconds);
+    free(panels);
+    return 2.0 * bs.mr * bs.nr * bs.kc * calls / elapsed / 1e9;
 }

@@ -10,6 +10,10 @@ threads, measured just before and just after each race (their mean is shown as "
 this machine's speed drifts by up to ~15% within minutes, so a peak taken once at the start
 may belong to another phase. (Measured inside the race, between rounds, the 50 ms pause let
 the operands leave the shared caches and slowed the next call.)
+"ukernel % peak" (1 thread) is the ceiling beside it: the micro-kernel alone, on one pair of
+packed panels that stay in L1/L2 (fma_peak.c), measured with the peak. What c_simd loses
+below it is L3, the loop nest and packing; what the ceiling loses below 100% is the kernel's
+loads, and a sibling hyperthread that shares them (this VM's busy phases).
 1-thread races alternate call by call; multi-threaded ones alternate blocks of calls (--block
 seconds, first call of each block dropped), so that neither library's spinning idle threads
 slow the other (see matmul_ladder/compare.py).
@@ -57,6 +61,7 @@ def main(argv=None):
             b = rng.uniform(-1, 1, (k, n)).astype(dtype)
             for kernel, threads in (("c_simd", 1), ("c_omp", args.threads)):
                 peak_before = _ckernels.fma_peak(a.itemsize, threads, 0.2)
+                ceiling = _ckernels.ukernel_peak(a.itemsize, 0.2) if threads == 1 else None
                 with contextlib.ExitStack() as stack:
                     mine = stack.enter_context(_registry.get(kernel).bind(threads))
                     npy = stack.enter_context(_registry.get("numpy").bind(threads))
@@ -66,13 +71,16 @@ def main(argv=None):
                              min_time=args.min_time, min_rounds=9 if threads > 1 else 5,
                              block_time=args.block if threads > 1 else 0.0)
                 peak = (peak_before + _ckernels.fma_peak(a.itemsize, threads, 0.2)) / 2
+                if ceiling is not None:
+                    ceiling = (ceiling + _ckernels.ukernel_peak(a.itemsize, 0.2)) / 2
                 gflops = flops(m, n, k) / r.timings[kernel].median / 1e9
                 np_gflops = flops(m, n, k) / r.timings["numpy"].median / 1e9
                 rows.append([kernel, threads, dtype, f"{m}x{k}x{n}", f"{gflops:.1f}", f"{np_gflops:.1f}",
-                             f"{r.ratios[kernel]:.3f}", f"{peak:.0f}", f"{100 * gflops / peak:.0f}%", r.rounds])
+                             f"{r.ratios[kernel]:.3f}", f"{peak:.0f}", f"{100 * gflops / peak:.0f}%",
+                             "-" if ceiling is None else f"{100 * ceiling / peak:.0f}%", r.rounds])
                 print(f"  {kernel} t={threads} {dtype} {m}x{k}x{n}: {r.ratios[kernel]:.3f}", file=sys.stderr, flush=True)
     print(text_table(["kernel", "threads", "dtype", "MxKxN", "GFLOP/s", "NumPy GFLOP/s", "ratio",
-                      "peak GFLOP/s", "% peak", "rounds"], rows))
+                      "peak GFLOP/s", "% peak", "ukernel % peak", "rounds"], rows))
     info = ml.build_info()
     print(f"\nmicro-kernel: {info['simd']['active']}; blocking: {info['blocking']}")
     return 0

@@ -23,6 +23,7 @@ cdef extern from "ladder.h" nogil:
     int ladder_set_isa(int)
     int ladder_has_openmp()
     double ladder_fma_peak(size_t, int, int, double)
+    double ladder_ukernel_peak(size_t, int, double)
     double ladder_triad_gbs(size_t, int, int)
     size_t ladder_cache_bytes(int)
     ctypedef struct ladder_blocking:
@@ -143,6 +144,18 @@ def fma_peak(size_t itemsize, int threads=1, double seconds=0.2):
     cdef double gflops
     with nogil:
         gflops = ladder_fma_peak(itemsize, isa, threads, seconds)
+    return gflops
+
+
+def ukernel_peak(size_t itemsize, double seconds=0.2):
+    """GFLOP/s of the active ISA's micro-kernel on packed panels held in L1, on one thread:
+    the ceiling of c_simd's share of fma_peak (0.0 without SIMD)."""
+    cdef int isa = ladder_active_isa()
+    cdef double gflops
+    with nogil:
+        gflops = ladder_ukernel_peak(itemsize, isa, seconds)
+    if gflops < 0:
+        raise MemoryError("ukernel_peak: could not allocate the packed panels")
     return gflops
 
 

@@ -84,6 +84,25 @@ def test_every_micro_kernel_is_correct(isa, dtype):
         ml.set_simd_isa(previous)
 
 
+@pytest.mark.parametrize("isa", ["avx2", "avx512", "none"])
+def test_peaks_run_on_every_isa(isa):
+    """The FMA peak and the micro-kernel ceiling that versus_numpy.py reports run on each ISA
+    (a sanity check of the units, not a speed goal), and are 0.0 without SIMD."""
+    if isa != "none" and isa not in usable_isas():
+        pytest.skip(f"this CPU cannot run the {isa} micro-kernel")
+    from matmul_ladder import _ckernels
+    previous = ml.set_simd_isa(isa)
+    try:
+        for itemsize in (4, 8):
+            peak, ceiling = _ckernels.fma_peak(itemsize, 1, 0.01), _ckernels.ukernel_peak(itemsize, 0.01)
+            if isa == "none":
+                assert peak == ceiling == 0.0
+            else:
+                assert 0.1 < ceiling < 3 * peak, (peak, ceiling)
+    finally:
+        ml.set_simd_isa(previous)
+
+
 def test_simd_off_makes_rungs_unavailable():
     previous = ml.set_simd_isa("none")
     try:
