@@ -13,7 +13,7 @@ the operands leave the shared caches and slowed the next call.)
 "ukernel % peak" (1 thread) is the ceiling beside it: the micro-kernel alone, on one pair of
 packed panels that stay in L1/L2 (fma_peak.c), measured with the peak. What c_simd loses
 below it is L3, the loop nest and packing; what the ceiling loses below 100% is the kernel's
-loads, and a sibling hyperthread that shares them (this VM's busy phases).
+loads, and in this VM's busy phases what behaves like a sibling hyperthread sharing them.
 1-thread races alternate call by call; multi-threaded ones alternate blocks of calls (--block
 seconds, first call of each block dropped), so that neither library's spinning idle threads
 slow the other (see matmul_ladder/compare.py).
