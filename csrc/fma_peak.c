@@ -2,7 +2,8 @@
  * harness reports every rung against ("% of peak").
  * Each thread runs 12 independent chains x = x * m + a in vector registers, enough to
  * cover the FMA latency (4-5 cycles) on two FMA ports, with no memory traffic at all.
- * Compiled per ISA with target attributes and run only on the ISA the CPU supports. */
+ * Compiled per ISA with target attributes and run only on the ISA the CPU supports.
+ * At the end, the second ceiling: the micro-kernel alone (ladder_ukernel_peak). */
 #include <immintrin.h>
 #include <stdlib.h>
 #include <time.h>
