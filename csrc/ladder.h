@@ -47,7 +47,8 @@ int ladder_set_isa(int isa);
 size_t ladder_cache_bytes(int level);
 /* Measured FMA peak in GFLOP/s for elem-byte reals, on `threads` threads (fma_peak.c). */
 double ladder_fma_peak(size_t elem, int isa, int threads, double seconds);
-/* GFLOP/s of the ISA's micro-kernel on panels held in L1, one thread (fma_peak.c). */
+/* GFLOP/s of the ISA's micro-kernel alone, on one pair of packed panels that stay in L1/L2,
+ * one thread (fma_peak.c). */
 double ladder_ukernel_peak(size_t elem, int isa, double seconds);
 /* Best triad bandwidth in GB/s over arrays of n doubles, or -1 on failure (stream.c). */
 double ladder_triad_gbs(size_t n, int threads, int repeats);

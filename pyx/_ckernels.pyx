@@ -148,8 +148,8 @@ def fma_peak(size_t itemsize, int threads=1, double seconds=0.2):
 
 
 def ukernel_peak(size_t itemsize, double seconds=0.2):
-    """GFLOP/s of the active ISA's micro-kernel on packed panels held in L1, on one thread:
-    the ceiling of c_simd's share of fma_peak (0.0 without SIMD)."""
+    """GFLOP/s of the active ISA's micro-kernel alone, on one pair of packed panels that stay
+    in L1/L2, on one thread: the ceiling of c_simd's share of fma_peak (0.0 without SIMD)."""
     cdef int isa = ladder_active_isa()
     cdef double gflops
     with nogil:
