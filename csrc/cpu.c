@@ -137,10 +137,17 @@ ladder_blocking ladder_gemm_blocking(size_t elem, int isa)
      * MC 96-120 beat 192 (3/8 of L2) by 1-5% on 1 thread in both dtypes, and on 2 threads
      * at n >= 2048; MC 48 lost 4-5%. */
     b.mc = clamp_multiple(3 * l2 / (16 * b.kc * elem), 2 * b.mr, 4096, b.mr);
-    /* NC: the KC x NC panel of B takes twice L2 (4 MiB here: NC 1024 in both dtypes), which
-     * beat half of L3 (NC 4096) by ~10% at n >= 2048 in a round-robin sweep. L3 is not used:
-     * a VM reports the host's whole L3 (480 MiB here), not its share of it. */
-    b.nc = clamp_multiple(2 * l2 / (b.kc * elem), 4 * b.nr, 4096, b.nr);
+    /* NC: the KC x NC panel of B is read again by every block of A, and A is packed N/NC
+     * times. Where L3 holds four such panels, the panel takes 8x L2 (16 MiB here: NC 4096 in
+     * both dtypes), else 2x L2 (NC_short's width). In round-robin sweeps here at n = 2048-4096
+     * the 16 MiB panel beat the 4 MiB one by 2-3% on 1 thread and 0-2% on 2 (it lost ~10%
+     * before the micro-kernel prefetched the next B micro-panel into L2). A VM reports the
+     * host's whole L3 (480 MiB here), not its share of it: hence the cap at 8x L2.
+     * With the short KC below, the panel keeps the 2x-L2 width (NC_short): there is one A
+     * block or a small C, and the wide panel lost 3-8% at 64x4096x4096. */
+    const size_t b_panel = ladder_cache_bytes(3) >= 32 * l2 ? 8 * l2 : 2 * l2;
+    b.nc = clamp_multiple(b_panel / (b.kc * elem), 4 * b.nr, 4096, b.nr);
+    b.nc_short = clamp_multiple(2 * l2 / (b.kc * elem), 4 * b.nr, 4096, b.nr);
     /* The long KC pays for itself only by cutting the passes over C, which matter when C
      * is large. When C is at most 4x L2, or M < MC (one A block), a short KC wins: a KC x NR
      * micro-panel of B in 2/3 of L1 (256 either dtype here), which stays in L1 while the
@@ -152,7 +159,8 @@ ladder_blocking ladder_gemm_blocking(size_t elem, int isa)
     if (atomic_load(&override_kc))
         b.kc = b.kc_short = clamp_multiple(atomic_load(&override_kc), 8, 1 << 16, 8);
     if (atomic_load(&override_mc)) b.mc = clamp_multiple(atomic_load(&override_mc), b.mr, 1 << 16, b.mr);
-    if (atomic_load(&override_nc)) b.nc = clamp_multiple(atomic_load(&override_nc), b.nr, 1 << 20, b.nr);
+    if (atomic_load(&override_nc))
+        b.nc = b.nc_short = clamp_multiple(atomic_load(&override_nc), b.nr, 1 << 20, b.nr);
     return b;
 }
 

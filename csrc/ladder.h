@@ -59,8 +59,9 @@ int ladder_has_openmp(void);
 /* Block sizes chosen from the caches for one dtype (elem bytes) and ISA. */
 typedef struct {
     size_t mr, nr;      /* micro-kernel tile (registers)  */
-    size_t mc, kc, nc;  /* cache blocks: A micro-panel in L1, A block in L2, B panel in 2x L2 */
+    size_t mc, kc, nc;  /* cache blocks: A micro-panel in L1, A block in L2, B panel in L3 */
     size_t kc_short;    /* KC when C is small (see cpu.c): a B micro-panel in 2/3 of L1 */
+    size_t nc_short;    /* NC with kc_short: the B panel no wider than 2x L2 (at the long KC) */
     size_t c_small;     /* bytes: a C up to this size (or M < MC) takes kc_short */
 } ladder_blocking;
 ladder_blocking ladder_gemm_blocking(size_t elem, int isa);

@@ -6,7 +6,7 @@
  *     tile of C in vector registers for the whole KC loop: per k it loads NR values of B,
  *     broadcasts MR values of A and issues MR*NR/width FMAs, with no load or store of C.
  *   - Blocks sized from the caches (ladder_gemm_blocking in cpu.c): an A micro-panel fills
- *     L1, the A block takes part of L2, the B panel twice L2; while one B micro-panel is
+ *     L1, the A block takes part of L2, the B panel lives in L3; while one B micro-panel is
  *     in use, the micro-kernel prefetches the next into L2 (warm_slice).
  * Hypothesis: rung 3 does a load+store of C per FMA and uses 4-wide SSE without FMA; the
  *   register tile removes the C traffic, AVX2/AVX-512 FMA does 8-16 multiply-adds per
@@ -39,8 +39,10 @@ static int make_plan(gemm_plan *plan, int isa, size_t M, size_t N)
     else
         return -1;
     plan->bs = ladder_gemm_blocking(sizeof(real), isa);
-    if (M < plan->bs.mc || M * N * sizeof(real) <= plan->bs.c_small)  /* see cpu.c */
+    if (M < plan->bs.mc || M * N * sizeof(real) <= plan->bs.c_small) {  /* see cpu.c */
         plan->bs.kc = plan->bs.kc_short;
+        plan->bs.nc = plan->bs.nc_short;
+    }
     return 0;
 }
 
@@ -134,7 +136,7 @@ static void compute_tile(const gemm_plan *p, size_t kc, const real *a, const rea
 
 /* What the tile at (ir, jr) of the macro-kernel prefetches into L2 (see ladder.h): the
  * next B micro-panel (jr + NR), in NR * sizeof(real) / 16 slices (8 for AVX-512), one per
- * tile over the last tiles of column jr. The B panel is twice L2, so without this the
+ * tile over the last tiles of column jr. The B panel is larger than L2, so without this the
  * first tile of each column read its B micro-panel from L3 and took 1.7x as long as the
  * rest (f32, n = 2048). Prefetched earlier, over the first tiles, it was evicted again. */
 static const char *warm_slice(const real *Bp, size_t mc, size_t nc, size_t kc, size_t mr,

@@ -39,7 +39,8 @@ def test_build_info_holds_the_facts():
     for dtype in ("float32", "float64"):
         simd = info["blocking"][dtype]["c_simd"]
         assert simd["MC"] % simd["MR"] == 0 and simd["NC"] % simd["NR"] == 0
-        assert simd["KC"] >= 1
+        assert simd["NC_short"] % simd["NR"] == 0 and simd["NC_short"] <= simd["NC"]
+        assert simd["KC"] >= simd["KC_short"] >= 1
         assert set(info["blocking"][dtype]["c_blocked"]) == {"KB", "NB"}
 
 
