@@ -61,7 +61,7 @@ typedef struct {
     size_t mr, nr;      /* micro-kernel tile (registers)  */
     size_t mc, kc, nc;  /* cache blocks: A micro-panel in L1, A block in L2, B panel in L3 */
     size_t kc_short;    /* KC when C is small (see cpu.c): a B micro-panel in 2/3 of L1 */
-    size_t nc_short;    /* NC with kc_short: the B panel no wider than 2x L2 (at the long KC) */
+    size_t nc_short;    /* NC with kc_short: the width of a 2x-L2 panel at the long KC */
     size_t c_small;     /* bytes: a C up to this size (or M < MC) takes kc_short */
 } ladder_blocking;
 ladder_blocking ladder_gemm_blocking(size_t elem, int isa);
