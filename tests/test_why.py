@@ -73,7 +73,7 @@ def test_verdicts_read_the_numbers():
 @pytest.mark.parametrize("kernel", ["ukernel_avx2", "ukernel_avx512", "ukernel_avx512_half"])
 def test_built_micro_kernels_keep_accumulators_in_registers(kernel, dtype):
     """Not a speed test but a code-generation check: a micro-kernel whose compiler spilled its
-    accumulators to the stack in the k loop ran 15-40% slower (README, Block sizes)."""
+    accumulators to the stack in the k loop ran 15-40% slower (README, Where the time goes)."""
     import matmul_ladder as ml
     isa = kernel.split("_")[1]
     if not any(c.startswith(isa) for c in ml.build_info()["simd"]["compiled"]):
