@@ -120,19 +120,17 @@ ladder_blocking ladder_gemm_blocking(size_t elem, int isa)
 {
     ladder_blocking b;
     const size_t l1 = ladder_cache_bytes(1), l2 = ladder_cache_bytes(2);
-    if (isa == LADDER_ISA_AVX512) {
-        b.mr = elem == 4 ? UK_AVX512_MR_S : UK_AVX512_MR_D;
+    b.mr = isa == LADDER_ISA_AVX512 ? UK_AVX512_MR : UK_AVX2_MR;
+    if (isa == LADDER_ISA_AVX512)
         b.nr = elem == 4 ? UK_AVX512_NR_S : UK_AVX512_NR_D;
-    } else {
-        b.mr = UK_AVX2_MR;
+    else
         b.nr = elem == 4 ? UK_AVX2_NR_S : UK_AVX2_NR_D;
-    }
     /* Chosen by experiments/tune_blocking.py on Sapphire Rapids (48 KiB L1, 2 MiB L2), where
      * at n >= 2048 the sizes below won over the textbook "B micro-panel in half of L1" (KC 192)
      * by 15-25% (for small C see kc_short below):
      * a long KC amortises the load and store of the C tile, the micro-kernel's only traffic
      * to memory.
-     * KC: one MR x KC micro-panel of A fills L1 (AVX-512: 1024 in fp32, capped; 512 in fp64). */
+     * KC: one MR x KC micro-panel of A fills L1 (fp32 AVX-512: 1024, fp64: 512). */
     b.kc = clamp_multiple(l1 / (b.mr * elem), 128, 1024, 8);
     /* MC: the MC x KC block of A takes 3/16 of L2 (96 rows here), leaving most of L2 to B's
      * micro-panel, the next one being warmed, and C. In round-robin sweeps at n = 1024-4096,
@@ -156,17 +154,11 @@ ladder_blocking ladder_gemm_blocking(size_t elem, int isa)
      * A micro-panels stream past. In-process sweeps here: +12-37% at n = 512-1024 (C of
      * 1-8 MiB), +4-67% for M = 32-128; the long KC won by 4-7% at n >= 2048 in float32. */
     b.kc_short = clamp_multiple(2 * l1 / (3 * b.nr * elem), 64, b.kc, 64);
-    /* With it, the A block keeps its 3/16 of L2, so it holds more rows (fp32 AVX-512: 768,
-     * fp64: 192). For the fp32 6 x 64 tile, MC 384-768 beat 96 by 5-10% on 1 thread and
-     * 10-30% on 2 at n = 256-1024 (in-process sweeps, session 7); for fp64 (12 x 16), 192
-     * against 96 read -5% to +11%. */
-    b.mc_short = clamp_multiple(3 * l2 / (16 * b.kc_short * elem), 2 * b.mr, 4096, b.mr);
     b.c_small = 4 * l2;
     /* A tuning sweep may override any of them (0 keeps the derived value). */
     if (atomic_load(&override_kc))
         b.kc = b.kc_short = clamp_multiple(atomic_load(&override_kc), 8, 1 << 16, 8);
-    if (atomic_load(&override_mc))
-        b.mc = b.mc_short = clamp_multiple(atomic_load(&override_mc), b.mr, 1 << 16, b.mr);
+    if (atomic_load(&override_mc)) b.mc = clamp_multiple(atomic_load(&override_mc), b.mr, 1 << 16, b.mr);
     if (atomic_load(&override_nc))
         b.nc = b.nc_short = clamp_multiple(atomic_load(&override_nc), b.nr, 1 << 20, b.nr);
     return b;

@@ -1,4 +1,4 @@
-/* Rungs 4-5 in float32: the BLIS framework over the 6x16 (AVX2) and 6x64 (AVX-512)
+/* Rungs 4-5 in float32: the BLIS framework over the 6x16 (AVX2) and 12x32 (AVX-512)
  * micro-kernels. Built with -O3 and OpenMP where available, never with -march flags. */
 #include "ladder.h"
 #define real float

@@ -61,7 +61,6 @@ typedef struct {
     size_t mr, nr;      /* micro-kernel tile (registers)  */
     size_t mc, kc, nc;  /* cache blocks: A micro-panel in L1, A block in L2, B panel in L3 */
     size_t kc_short;    /* KC when C is small (see cpu.c): a B micro-panel in 2/3 of L1 */
-    size_t mc_short;    /* MC with kc_short: the A block's share of L2 at the short KC */
     size_t nc_short;    /* NC with kc_short: the width of a 2x-L2 panel at the long KC */
     size_t c_small;     /* bytes: a C up to this size (or M < MC) takes kc_short */
 } ladder_blocking;
@@ -94,10 +93,9 @@ void ukernel_avx512_half_d(size_t, const double *, const double *, double *, siz
 #define UK_AVX2_MR 6
 #define UK_AVX2_NR_S 16
 #define UK_AVX2_NR_D 8
-#define UK_AVX512_MR_S 6
-#define UK_AVX512_NR_S 64
-#define UK_AVX512_MR_D 12
+#define UK_AVX512_MR 12
+#define UK_AVX512_NR_S 32
 #define UK_AVX512_NR_D 16
-#define UK_MAX_TILE (6 * 64)    /* largest MR*NR, for edge-tile buffers */
+#define UK_MAX_TILE (12 * 32)   /* largest MR*NR, for edge-tile buffers */
 
 #endif

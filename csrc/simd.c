@@ -41,7 +41,6 @@ static int make_plan(gemm_plan *plan, int isa, size_t M, size_t N)
     plan->bs = ladder_gemm_blocking(sizeof(real), isa);
     if (M < plan->bs.mc || M * N * sizeof(real) <= plan->bs.c_small) {  /* see cpu.c */
         plan->bs.kc = plan->bs.kc_short;
-        plan->bs.mc = plan->bs.mc_short;
         plan->bs.nc = plan->bs.nc_short;
     }
     return 0;
@@ -107,10 +106,10 @@ static void pack_a(size_t mc, size_t kc, size_t mr, const real *A, size_t lda, r
 {
     for (size_t i0 = 0; i0 < mc; i0 += mr, Ap += mr * kc, A += mr * lda) {
         const size_t h = min_size(mr, mc - i0);
-        if (h == mr && mr == 12)  /* the tiles' heights as constants: gcc unrolls the rows */
-            pack_a_panel(12, kc, 12, A, lda, Ap);
-        else if (h == mr && mr == 6)
-            pack_a_panel(6, kc, 6, A, lda, Ap);
+        if (h == mr && mr == UK_AVX512_MR)  /* constant sizes, so gcc unrolls the rows */
+            pack_a_panel(UK_AVX512_MR, kc, UK_AVX512_MR, A, lda, Ap);
+        else if (h == mr && mr == UK_AVX2_MR)
+            pack_a_panel(UK_AVX2_MR, kc, UK_AVX2_MR, A, lda, Ap);
         else
             pack_a_panel(h, kc, mr, A, lda, Ap);
     }
@@ -136,8 +135,8 @@ static void compute_tile(const gemm_plan *p, size_t kc, const real *a, const rea
 }
 
 /* What the tile at (ir, jr) of the macro-kernel prefetches into L2 (see ladder.h): the
- * next B micro-panel (jr + NR), in NR * sizeof(real) / 16 slices (16 for AVX-512 in fp32,
- * 8 in fp64), one per tile over the last tiles of column jr. The B panel is larger than L2, so without this the
+ * next B micro-panel (jr + NR), in NR * sizeof(real) / 16 slices (8 for AVX-512), one per
+ * tile over the last tiles of column jr. The B panel is larger than L2, so without this the
  * first tile of each column read its B micro-panel from L3 and took 1.7x as long as the
  * rest (f32, n = 2048). Prefetched earlier, over the first tiles, it was evicted again. */
 static const char *warm_slice(const real *Bp, size_t mc, size_t nc, size_t kc, size_t mr,

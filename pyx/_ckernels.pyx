@@ -27,7 +27,7 @@ cdef extern from "ladder.h" nogil:
     double ladder_triad_gbs(size_t, int, int)
     size_t ladder_cache_bytes(int)
     ctypedef struct ladder_blocking:
-        size_t mr, nr, mc, kc, nc, kc_short, mc_short, nc_short, c_small
+        size_t mr, nr, mc, kc, nc, kc_short, nc_short, c_small
     ladder_blocking ladder_gemm_blocking(size_t, int)
     void ladder_set_gemm_blocking(size_t, size_t, size_t)
     ctypedef struct ladder_tiles:
@@ -122,7 +122,7 @@ def gemm_blocking(size_t itemsize, str isa):
     """c_simd/c_omp block sizes for one dtype size and ISA."""
     cdef ladder_blocking bs = ladder_gemm_blocking(itemsize, ISA_NAMES.index(isa))
     return {"MR": bs.mr, "NR": bs.nr, "MC": bs.mc, "KC": bs.kc, "NC": bs.nc,
-            "KC_short": bs.kc_short, "MC_short": bs.mc_short, "NC_short": bs.nc_short,
+            "KC_short": bs.kc_short, "NC_short": bs.nc_short,
             "C_small_bytes": bs.c_small}
 
 
