@@ -6,6 +6,8 @@ Build facts are detected, not assumed:
   builds; the OpenMP rungs run serially and are listed unavailable.
 - SIMD: the micro-kernels carry their own `#pragma GCC target`, so no -march flag is ever
   needed; the CPU is checked at run time before they are called.
+- Element types: each C rung file is written once in terms of `real` (csrc/ladder.h) and
+  compiled twice here, for float32 and with -DLADDER_DOUBLE for float64.
 
 Environment variable:
 - MATMUL_LADDER_CFLAGS: flags for the plain C rungs (c_naive, c_ikj, c_blocked) only.
@@ -24,25 +26,36 @@ import tempfile
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
 
 DEFAULT_PLAIN_FLAGS = "-O3"
 PLAIN_FLAGS = shlex.split(os.environ.get("MATMUL_LADDER_CFLAGS", DEFAULT_PLAIN_FLAGS))
 PACKED_FLAGS = ["-O3"]
-PLAIN_SOURCES = ["csrc/float32_plain.c", "csrc/float64_plain.c"]
-CYTHON_RUNGS = ["cy_naive", "cy_ikj", "cy_blocked", "cy_prange"]  # pyx/<name>.pyx each
+# Rung files compiled once per element type: the plain rungs with PLAIN_FLAGS, the packed
+# ones (and their few-rows path) with PACKED_FLAGS and OpenMP.
+PLAIN_RUNGS = ["csrc/1_naive.c", "csrc/2_ikj.c", "csrc/3_blocked.c"]
+PACKED_RUNGS = ["csrc/4_simd.c", "csrc/5_omp.c", "csrc/few_rows.c"]
+PER_TYPE = {"float32": [], "float64": [("LADDER_DOUBLE", None)]}
+# Compiled once: run-time CPU facts, blocking, micro-kernels, probes.
+SHARED_SOURCES = ["csrc/cpu.c", "csrc/blocking.c", "csrc/ukernel_avx2.c",
+                  "csrc/ukernel_avx512.c", "csrc/fma_peak.c", "csrc/stream.c"]
+CYTHON_RUNGS = {"cy_naive": "pyx/1_cy_naive.pyx", "cy_ikj": "pyx/2_cy_ikj.pyx",
+                "cy_blocked": "pyx/3_cy_blocked.pyx", "cy_prange": "pyx/4_cy_prange.pyx"}
 
 
 def c_ladder_extension():
-    sources = ["pyx/_ckernels.pyx", "csrc/cpu.c", "csrc/ukernel_avx2.c", "csrc/ukernel_avx512.c",
-               "csrc/float32_packed.c", "csrc/float64_packed.c", "csrc/fma_peak.c", "csrc/stream.c"]
     depends = [os.path.join("csrc", f) for f in os.listdir("csrc") if f.endswith((".c", ".h"))]
-    return Extension("matmul_ladder._ckernels", sources, include_dirs=["csrc"], depends=depends)
+    ext = Extension("matmul_ladder._ckernels", ["pyx/_ckernels.pyx"] + SHARED_SOURCES,
+                    include_dirs=["csrc"], depends=depends)
+    ext.per_type_sources = {"plain": PLAIN_RUNGS, "packed": PACKED_RUNGS}
+    return ext
 
 
-def cython_rung_extension(name):
-    # cpu.c gives the blocked rungs c_blocked's run-time tile sizes.
-    return Extension(f"matmul_ladder._{name}", [f"pyx/{name}.pyx", "csrc/cpu.c"],
-                     include_dirs=["csrc"], depends=["csrc/ladder.h", "csrc/cpu.c"])
+def cython_rung_extension(name, path):
+    # cpu.c and blocking.c give the blocked rungs c_blocked's run-time tile sizes.
+    return Extension(f"matmul_ladder._{name}", [path, "csrc/cpu.c", "csrc/blocking.c"],
+                     include_dirs=["csrc"], depends=["csrc/ladder.h", "csrc/cpu.c",
+                                                     "csrc/blocking.c"])
 
 
 def compiler_version(cc):
@@ -105,20 +118,38 @@ class LadderBuildExt(build_ext):
                 json.dump(self.config, f, indent=2)
 
     def build_extension(self, ext):
-        plain = [s for s in ext.sources if s in PLAIN_SOURCES]
-        if plain:
-            ext.sources = [s for s in ext.sources if s not in PLAIN_SOURCES]
-            ext.extra_objects = self.compiler.compile(
-                plain, output_dir=self.build_temp, include_dirs=ext.include_dirs,
-                extra_postargs=self.plain_flags, depends=ext.depends)
+        per_type = getattr(ext, "per_type_sources", None)
+        if per_type:
+            flags = {"plain": self.plain_flags, "packed": ext.extra_compile_args}
+            objects = []
+            for dtype, macros in PER_TYPE.items():
+                for kind, sources in per_type.items():
+                    objects += self.compiler.compile(
+                        sources, output_dir=os.path.join(self.build_temp, dtype, kind),
+                        macros=macros, include_dirs=ext.include_dirs,
+                        extra_postargs=flags[kind], depends=ext.depends)
+            ext.extra_objects = objects
         super().build_extension(ext)
 
 
-c_ext = c_ladder_extension()
-c_ext.sources += PLAIN_SOURCES
+class LadderBuildPy(build_py):
+    """build_py that ships the CUDA rungs (csrc/cuda/) in the package as cuda_src/, so that a
+    wheel or `pip install .` finds them; an editable install reads them from csrc/cuda/."""
+
+    def run(self):
+        super().run()
+        target = os.path.join(self.build_lib, "matmul_ladder", "cuda_src")
+        os.makedirs(target, exist_ok=True)
+        for name in sorted(os.listdir(os.path.join("csrc", "cuda"))):
+            if name.endswith((".cu", ".cuh")):
+                self.copy_file(os.path.join("csrc", "cuda", name), os.path.join(target, name))
+
+
 extensions = cythonize(
-    [c_ext] + [cython_rung_extension(name) for name in CYTHON_RUNGS],
+    [c_ladder_extension()] + [cython_rung_extension(n, p) for n, p in CYTHON_RUNGS.items()],
     compiler_directives={"language_level": 3},
 )
+# cythonize returns new Extension objects: carry the per-type sources over.
+extensions[0].per_type_sources = c_ladder_extension().per_type_sources
 
-setup(ext_modules=extensions, cmdclass={"build_ext": LadderBuildExt})
+setup(ext_modules=extensions, cmdclass={"build_ext": LadderBuildExt, "build_py": LadderBuildPy})

@@ -81,12 +81,12 @@ static void ukernel_call(size_t elem, int isa, const ladder_blocking *bs, void *
     const size_t mr = bs->mr, nr = bs->nr, kc = bs->kc;
     if (elem == 4) {
         float *a = panels, *b = a + mr * kc, *c = b + kc * nr;
-        if (isa == LADDER_ISA_AVX512) ukernel_avx512_s(kc, a, b, c, nr, 1, NULL);
-        else ukernel_avx2_s(kc, a, b, c, nr, 1, NULL);
+        if (isa == LADDER_ISA_AVX512) ukernel_avx512_12x32(kc, a, b, c, nr, 1, NULL);
+        else ukernel_avx2_6x16(kc, a, b, c, nr, 1, NULL);
     } else {
         double *a = panels, *b = a + mr * kc, *c = b + kc * nr;
-        if (isa == LADDER_ISA_AVX512) ukernel_avx512_d(kc, a, b, c, nr, 1, NULL);
-        else ukernel_avx2_d(kc, a, b, c, nr, 1, NULL);
+        if (isa == LADDER_ISA_AVX512) ukernel_avx512_12x16(kc, a, b, c, nr, 1, NULL);
+        else ukernel_avx2_6x8(kc, a, b, c, nr, 1, NULL);
     }
 }
 

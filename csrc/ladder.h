@@ -1,4 +1,5 @@
-/* The kernel contract shared by every C rung (GUIDE.md section 2).
+/* The contract shared by every C rung, and the one place where the ladder's two element
+ * types are chosen.
  *
  *   void mm_<rung>_<s|d>(size_t M, size_t N, size_t K,
  *                        const T *A, size_t lda, const T *B, size_t ldb,
@@ -7,33 +8,77 @@
  * Row-major C = A @ B: A is M x K, B is K x N, C is M x N and is overwritten.
  * lda/ldb/ldc are row strides in elements. Every size may be 0.
  * Callers (the Python binding) guarantee lda >= K, ldb >= N, ldc >= N.
- * The packing rungs (simd, omp) allocate buffers and so return int: 0 on success, -1 if the
- * active micro-kernel ISA is unusable, -2 if memory ran out (C is then unspecified).
+ * The packing rungs (4_simd.c, 5_omp.c) allocate buffers and so return int: 0 on success,
+ * -1 if the active micro-kernel ISA is unusable, -2 if memory ran out (C is then unspecified).
  *
- * The plain rungs (naive.c, ikj.c, blocked.c) and the BLIS framework (gemm.c)
- * are written once in terms of `real` and MM(rung), and compiled twice by
- * float32.c and float64.c. */
+ * Element type: every rung file is written once in terms of `real` and MM(rung), and
+ * setup.py compiles it twice: as is (real = float, functions mm_<rung>_s) and with
+ * LADDER_DOUBLE defined (real = double, mm_<rung>_d). On its own, `cc -c 1_naive.c`
+ * compiles the float32 rung. */
 #ifndef MATMUL_LADDER_H
 #define MATMUL_LADDER_H
 
 #include <stddef.h>
 
-/* ---- the rungs ---------------------------------------------------------- */
-#define LADDER_DECLARE(T, S)                                                        \
-    void mm_naive_##S(size_t, size_t, size_t, const T *, size_t, const T *, size_t, \
-                      T *, size_t);                                                 \
-    void mm_ikj_##S(size_t, size_t, size_t, const T *, size_t, const T *, size_t,   \
-                    T *, size_t);                                                   \
-    void mm_blocked_##S(size_t, size_t, size_t, const T *, size_t, const T *,       \
-                        size_t, T *, size_t);                                       \
-    int mm_simd_##S(size_t, size_t, size_t, const T *, size_t, const T *, size_t,   \
-                    T *, size_t);                                                   \
-    int mm_omp_##S(size_t, size_t, size_t, const T *, size_t, const T *, size_t,    \
-                   T *, size_t, int threads);
+/* ---- the rungs, both element types -------------------------------------------------- */
+#define LADDER_DECLARE(T, S)                                                           \
+    void mm_naive_##S(size_t, size_t, size_t, const T *, size_t, const T *, size_t,    \
+                      T *, size_t);                                                    \
+    void mm_ikj_##S(size_t, size_t, size_t, const T *, size_t, const T *, size_t,      \
+                    T *, size_t);                                                      \
+    void mm_blocked_##S(size_t, size_t, size_t, const T *, size_t, const T *,          \
+                        size_t, T *, size_t);                                          \
+    int mm_simd_##S(size_t, size_t, size_t, const T *, size_t, const T *, size_t,      \
+                    T *, size_t);                                                      \
+    int mm_omp_##S(size_t, size_t, size_t, const T *, size_t, const T *, size_t,       \
+                   T *, size_t, int threads);                                          \
+    /* the few-rows path of rungs 4 and 5 (few_rows.c): M <= LADDER_FEW_ROWS */        \
+    void mm_few_rows_##S(size_t, size_t, size_t, const T *, size_t, const T *, size_t, \
+                         T *, size_t, int threads);
 LADDER_DECLARE(float, s)
 LADDER_DECLARE(double, d)
+#define LADDER_FEW_ROWS 8
 
-/* ---- run-time CPU facts (cpu.c) ----------------------------------------- */
+/* ---- micro-kernels: C[0:MR,0:NR] (=|+=) Ap(MR x kc) @ Bp(kc x NR) ------------------- */
+/* Named after their tiles (MR x NR). Ap is packed column by column (MR values per k), Bp
+ * row by row (NR per k). warm: NULL, or 16 * kc bytes that a later call will read (a slice
+ * of the next B micro-panel), prefetched into L2 during the k loop, 16 bytes per k. */
+#define UKERNEL_ARGS(T) size_t kc, const T *Ap, const T *Bp, T *C, size_t ldc, \
+                        int accumulate, const char *warm
+void ukernel_avx2_6x16(UKERNEL_ARGS(float));
+void ukernel_avx2_6x8(UKERNEL_ARGS(double));
+void ukernel_avx512_12x32(UKERNEL_ARGS(float));
+void ukernel_avx512_12x16(UKERNEL_ARGS(double));
+/* The top MR/2 rows of the AVX-512 tiles (Ap still packed MR tall), for edge tiles of at
+ * most MR/2 rows. */
+void ukernel_avx512_12x32_half(UKERNEL_ARGS(float));
+void ukernel_avx512_12x16_half(UKERNEL_ARGS(double));
+#define UK_WARM_BYTES_PER_K 16
+
+#define UK_AVX2_MR 6
+#define UK_AVX2_NR_S 16
+#define UK_AVX2_NR_D 8
+#define UK_AVX512_MR 12
+#define UK_AVX512_NR_S 32
+#define UK_AVX512_NR_D 16
+#define UK_MAX_TILE (12 * 32) /* largest MR*NR, for edge-tile buffers */
+
+/* ---- the element type of this compilation ------------------------------------------- */
+#ifdef LADDER_DOUBLE
+typedef double real;
+#define MM(rung) mm_##rung##_d
+#define UKERNEL_AVX2 ukernel_avx2_6x8
+#define UKERNEL_AVX512 ukernel_avx512_12x16
+#define UKERNEL_AVX512_HALF ukernel_avx512_12x16_half
+#else
+typedef float real;
+#define MM(rung) mm_##rung##_s
+#define UKERNEL_AVX2 ukernel_avx2_6x16
+#define UKERNEL_AVX512 ukernel_avx512_12x32
+#define UKERNEL_AVX512_HALF ukernel_avx512_12x32_half
+#endif
+
+/* ---- run-time CPU facts (cpu.c) ----------------------------------------------------- */
 enum ladder_isa { LADDER_ISA_NONE = 0, LADDER_ISA_AVX2 = 1, LADDER_ISA_AVX512 = 2 };
 
 /* Best micro-kernel ISA that this CPU and OS support (checks CPUID and XCR0). */
@@ -43,59 +88,41 @@ int ladder_best_isa(void);
 int ladder_active_isa(void);
 /* Returns 0, or -1 (and changes nothing) if this CPU cannot run `isa`. */
 int ladder_set_isa(int isa);
-/* Cache sizes in bytes, read at run time; a sane default where unknown. */
+/* One cache level as read at run time (a sane default where unknown). */
+typedef struct {
+    size_t bytes, ways, line; /* per core (L1d, L2) or the whole cache (L3) */
+} ladder_cache;
+ladder_cache ladder_cache_info(int level);
 size_t ladder_cache_bytes(int level);
-/* Measured FMA peak in GFLOP/s for elem-byte reals, on `threads` threads (fma_peak.c). */
-double ladder_fma_peak(size_t elem, int isa, int threads, double seconds);
-/* GFLOP/s of the ISA's micro-kernel alone, on one pair of packed panels that stay in L1/L2,
- * one thread (fma_peak.c). */
-double ladder_ukernel_peak(size_t elem, int isa, double seconds);
-/* Best triad bandwidth in GB/s over arrays of n doubles, or -1 on failure (stream.c). */
-double ladder_triad_gbs(size_t n, int threads, int repeats);
 /* 1 if built with OpenMP. */
 int ladder_has_openmp(void);
 
-/* ---- blocking ------------------------------------------------------------ */
-/* Block sizes chosen from the caches for one dtype (elem bytes) and ISA. */
+/* ---- probes (fma_peak.c, stream.c) --------------------------------------------------- */
+/* Measured FMA peak in GFLOP/s for elem-byte reals, on `threads` threads. */
+double ladder_fma_peak(size_t elem, int isa, int threads, double seconds);
+/* GFLOP/s of the ISA's micro-kernel alone, on one pair of packed panels that stay in L1/L2,
+ * one thread. */
+double ladder_ukernel_peak(size_t elem, int isa, double seconds);
+/* Best triad bandwidth in GB/s over arrays of n doubles, or -1 on failure. */
+double ladder_triad_gbs(size_t n, int threads, int repeats);
+
+/* ---- blocking (blocking.c) ------------------------------------------------------------ */
+/* Block sizes of rungs 4-5 for one dtype (elem bytes) and ISA. */
 typedef struct {
-    size_t mr, nr;      /* micro-kernel tile (registers)  */
-    size_t mc, kc, nc;  /* cache blocks: A micro-panel in L1, A block in L2, B panel in L3 */
-    size_t kc_short;    /* KC when C is small (see cpu.c): a B micro-panel in 2/3 of L1 */
-    size_t nc_short;    /* NC with kc_short: the width of a 2x-L2 panel at the long KC */
-    size_t c_small;     /* bytes: a C up to this size (or M < MC) takes kc_short */
+    size_t mr, nr;     /* micro-kernel tile (registers)                              */
+    size_t mc, kc, nc; /* cache blocks: B micro-panel in L1, A block in L2, B panel in L3 */
+    size_t kc_short;   /* KC when C is small: a B micro-panel in 2/3 of L1           */
+    size_t nc_short;   /* NC with kc_short                                            */
+    size_t c_small;    /* bytes: a C up to this size (or M < MC) takes kc_short        */
 } ladder_blocking;
 ladder_blocking ladder_gemm_blocking(size_t elem, int isa);
 /* Process-wide override of MC, KC, NC for tuning sweeps; 0 keeps the derived size. */
 void ladder_set_gemm_blocking(size_t mc, size_t kc, size_t nc);
 
 /* c_blocked's tiles: a KB x NB tile of B stays in L2, a row of NB in L1. */
-typedef struct { size_t kb, nb; } ladder_tiles;
+typedef struct {
+    size_t kb, nb;
+} ladder_tiles;
 ladder_tiles ladder_blocked_tiles(size_t elem);
-
-/* ---- micro-kernels: C[0:MR,0:NR] (=|+=) Ap(MR x kc) @ Bp(kc x NR) ---------- */
-/* Ap is packed column by column (MR values per k), Bp row by row (NR per k).
- * warm: NULL, or 16 * kc bytes that a later call will read (a slice of the next B
- * micro-panel), prefetched into L2 during the k loop, 16 bytes per k. With NULL the loop
- * prefetches a line already in L1 instead of testing `warm` on every k (with the
- * accumulators still in an array, that test made gcc spill the AVX2 ones: 0.6x the speed). */
-void ukernel_avx2_s(size_t, const float *, const float *, float *, size_t, int, const char *);
-void ukernel_avx2_d(size_t, const double *, const double *, double *, size_t, int, const char *);
-void ukernel_avx512_s(size_t, const float *, const float *, float *, size_t, int, const char *);
-void ukernel_avx512_d(size_t, const double *, const double *, double *, size_t, int, const char *);
-/* The same for the top MR/2 rows of the tile (Ap still packed MR tall), for edge tiles of at
- * most MR/2 rows. */
-void ukernel_avx512_half_s(size_t, const float *, const float *, float *, size_t, int,
-                           const char *);
-void ukernel_avx512_half_d(size_t, const double *, const double *, double *, size_t, int,
-                           const char *);
-#define UK_WARM_BYTES_PER_K 16
-
-#define UK_AVX2_MR 6
-#define UK_AVX2_NR_S 16
-#define UK_AVX2_NR_D 8
-#define UK_AVX512_MR 12
-#define UK_AVX512_NR_S 32
-#define UK_AVX512_NR_D 16
-#define UK_MAX_TILE (12 * 32)   /* largest MR*NR, for edge-tile buffers */
 
 #endif

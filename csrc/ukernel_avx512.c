@@ -1,10 +1,10 @@
-/* Micro-kernels for rungs 4-5 on AVX-512F (Skylake-X, Ice Lake, Sapphire Rapids, Zen 4).
+/* Micro-kernels for rungs 4-5 on AVX-512F (Skylake-X, Ice Lake, Sapphire Rapids, Zen 4):
+ * ukernel_avx512_12x32 (float32) and ukernel_avx512_12x16 (float64).
  * Twice the vector width of ukernel_avx2.c and twice the registers (32 zmm), so a larger
- * tile: 24 accumulators hold float32 12 x 32 or float64 12 x 16 (12 rows x 2 vectors).
+ * tile: 24 accumulators hold 12 rows x 2 vectors of C.
  * Per k: 2 vector loads of B, 12 broadcasts of A, 24 FMAs, and one prefetch of `warm`.
  * The accumulators are 24 named variables (c0a, c0b, ... c11b), one row of C each per
- * ROWS(X) expansion, not an array c[12][2]: with the array and a prefetch in the k loop,
- * gcc 13 kept them in memory (22 stores per 4 k-steps, 15-20% slower).
+ * ROWS(X) expansion, not an array c[12][2], which gcc may keep in memory.
  * Each kernel is written once, for `rows` rows, and built twice: 12 rows, and 6 for tiles
  * of at most 6 rows at the bottom edge of C (M = 64 is 5 tiles of 12 and one of 4, which
  * the 12-row kernel computes at 1/3 use). `rows` is a constant in each caller, so gcc
@@ -60,13 +60,13 @@ tile_s(const int rows, size_t kc, const float *Ap, const float *Bp, float *C, si
 #undef ZERO
 }
 
-void ukernel_avx512_s(size_t kc, const float *Ap, const float *Bp, float *C, size_t ldc,
+void ukernel_avx512_12x32(size_t kc, const float *Ap, const float *Bp, float *C, size_t ldc,
                       int accumulate, const char *warm)
 {
     tile_s(UK_AVX512_MR, kc, Ap, Bp, C, ldc, accumulate, warm);
 }
 
-void ukernel_avx512_half_s(size_t kc, const float *Ap, const float *Bp, float *C, size_t ldc,
+void ukernel_avx512_12x32_half(size_t kc, const float *Ap, const float *Bp, float *C, size_t ldc,
                            int accumulate, const char *warm)
 {
     tile_s(UK_AVX512_MR / 2, kc, Ap, Bp, C, ldc, accumulate, warm);
@@ -114,13 +114,13 @@ tile_d(const int rows, size_t kc, const double *Ap, const double *Bp, double *C,
 #undef ZERO
 }
 
-void ukernel_avx512_d(size_t kc, const double *Ap, const double *Bp, double *C, size_t ldc,
+void ukernel_avx512_12x16(size_t kc, const double *Ap, const double *Bp, double *C, size_t ldc,
                       int accumulate, const char *warm)
 {
     tile_d(UK_AVX512_MR, kc, Ap, Bp, C, ldc, accumulate, warm);
 }
 
-void ukernel_avx512_half_d(size_t kc, const double *Ap, const double *Bp, double *C, size_t ldc,
+void ukernel_avx512_12x16_half(size_t kc, const double *Ap, const double *Bp, double *C, size_t ldc,
                            int accumulate, const char *warm)
 {
     tile_d(UK_AVX512_MR / 2, kc, Ap, Bp, C, ldc, accumulate, warm);

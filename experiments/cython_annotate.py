@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RUNGS = ["cy_naive", "cy_ikj", "cy_blocked", "cy_prange"]
+RUNGS = ["1_cy_naive", "2_cy_ikj", "3_cy_blocked", "4_cy_prange"]
 LINE = re.compile(r'class="cython line score-(\d+)"[^>]*>.<span class="">(\d+)</span>')
 
 

@@ -1,4 +1,4 @@
-"""Shared helpers: the kernels under test and the error bound of GUIDE.md section 4."""
+"""Shared helpers: the kernels under test and the error bound of matmul_ladder.check."""
 import numpy as np
 import pytest
 

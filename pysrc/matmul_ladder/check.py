@@ -1,4 +1,4 @@
-"""The correctness check of GUIDE.md section 4, shared by the tests and the harness.
+"""The correctness check shared by the tests and the harness.
 
     |C - C_ref| <= c * K * eps(dtype) * (|A| @ |B|)    elementwise, C_ref in float64.
 

@@ -1,5 +1,5 @@
-"""The CUDA rungs: csrc/cuda/<rung>.cu, compiled at run time by CuPy (cupy.RawModule), so
-nothing needs nvcc at install. They take and return CuPy float32 arrays.
+"""The CUDA rungs: csrc/cuda/<n>_<rung>.cu, compiled at run time by CuPy (cupy.RawModule), so
+nothing needs nvcc at install. A wheel carries the sources as package data (cuda_src/). They take and return CuPy float32 arrays.
 
 Each rung is a kernel name, its launch shape, and whether it takes the `aligned` flag that
 lets it use 128-bit loads (the host checks that the columns allow it and the pointers are
@@ -26,7 +26,7 @@ class CudaRung:
 
     @property
     def file(self):
-        return self.name[len("cuda_"):] + ".cu"
+        return f"{self.rung}_{self.name[len('cuda_'):]}.cu"
 
     @property
     def function(self):
@@ -52,7 +52,7 @@ RUNGS = [
 
 def source_dir():
     for d in SOURCE_DIRS:
-        if os.path.exists(os.path.join(d, "naive.cu")):
+        if os.path.exists(os.path.join(d, RUNGS[0].file)):
             return d
     raise FileNotFoundError(f"CUDA sources not found in {SOURCE_DIRS}")
 

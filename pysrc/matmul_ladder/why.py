@@ -192,7 +192,9 @@ def rung_symbols(kernel, dtype, isa):
     if kernel.startswith("c_"):
         rung = kernel[2:]
         if rung in ("simd", "omp"):
-            return "_ckernels", f"^ukernel_{isa}_{s}$"
+            tiles = {("avx2", "s"): "6x16", ("avx2", "d"): "6x8",
+                     ("avx512", "s"): "12x32", ("avx512", "d"): "12x16"}
+            return "_ckernels", f"^ukernel_{isa}_{tiles[isa, s]}$"
         return "_ckernels", f"^mm_{rung}_{s}$"
     fuse = "0" if dtype == "float32" else "1"
     return f"_{kernel}", rf"__pyx_fuse_{fuse}.*matmul|sweep_tile|__pyx_f.*_{fuse}"

@@ -4,7 +4,7 @@
 
 Changed from cy_ikj: k and j are tiled into KB x NB tiles of B, swept by every row of A.
 The tile sizes are c_blocked's, read from the same run-time cache query (ladder_blocked_tiles
-in csrc/cpu.c): a row segment of C in a quarter of L1, the tile of B in half of L2.
+in csrc/blocking.c): a row segment of C in L1, the tile of B in L2.
 Hypothesis: as for c_blocked, the tile of B is reused from L2 by all M rows.
 Expect: within ~10% of c_blocked.
 """

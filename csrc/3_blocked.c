@@ -1,13 +1,13 @@
 /* Rung 3 (c_blocked): cache blocking of the ikj loops.
  * Changed from rung 2: k and j are tiled into KB x NB tiles of B; for each tile every row
  *   of A is swept with the same ikj inner loops. Sizes come from the caches read at run time
- *   (ladder_blocked_tiles in cpu.c): a row segment of NB elements of C stays in L1 (a
- *   quarter of it) and the KB x NB tile of B in L2 (half of it). On 48 KiB L1 / 2 MiB L2
- *   and float32: NB = 3072, KB = 85.
+ *   (ladder_blocked_tiles in blocking.c): a row segment of NB elements of C stays in L1
+ *   and the KB x NB tile of B in L2.
  * Hypothesis: rung 2 streams all of B from L3/DRAM for every row of A; a tile that fits L2
  *   is reused by all M rows, so B comes from L2 instead.
  * Expect: no drop in GFLOP/s as B outgrows L2; a modest gain (~1.2-2x) over rung 2 at
  *   n >= 1024, because the inner loop is still one load of B and a load+store of C per FMA. */
+#include "ladder.h"
 
 void MM(blocked)(size_t M, size_t N, size_t K, const real *A, size_t lda,
                  const real *B, size_t ldb, real *C, size_t ldc)

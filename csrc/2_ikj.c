@@ -5,6 +5,7 @@
  *   inner loop lets the compiler vectorise it (SSE2 by default, AVX with -march flags).
  * Expect: 10-50x over rung 1; D1 misses per FLOP fall ~16x; still bound by streaming all
  *   of B from L2/L3 once per row of A, so GFLOP/s drop once B outgrows L2. */
+#include "ladder.h"
 
 void MM(ikj)(size_t M, size_t N, size_t K, const real *A, size_t lda,
              const real *B, size_t ldb, real *C, size_t ldc)

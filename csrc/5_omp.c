@@ -4,18 +4,18 @@
  *   (split by micro-panel), then share out the MR x NR tiles of the macro-kernel (jr and ir
  *   loops collapsed). Every tile writes its own part of C, so no locks. A is packed into
  *   two buffers in turn, so a thread that finishes its tiles goes on to pack the next block
- *   while others still read this one: one barrier per A block instead of three (on 16
- *   threads 1.02-1.08x faster at n = 2048-4096 and 1.17x at 1024; on 2, no change). The
+ *   while others still read this one: one barrier per A block instead of three. The
  *   buffers are shared; the B panel widens with the thread count (each thread works on its
  *   share of it), up to 4096 columns.
  * Hypothesis: the micro-kernel is compute-bound, so cores add FLOP/s until the packed B
  *   panel's re-reads or memory bandwidth run short.
  * Expect: close to `threads`x rung 4 on large n (>= 1.6x on 2 cores at n = 2048); less on
  *   small n, where the barriers and packing are a larger share.
- * A few rows of A (M <= 8) take rung 4's unpacked loop (rows_times_matrix), its chunks
- * shared out.
+ * A few rows of A (M <= 8) take rung 4's unpacked loop (few_rows.c), its chunks shared out.
  * threads: the caller passes >= 1. Built without OpenMP the pragmas are ignored and this
  * runs serially (ml.kernels() then lists c_omp unavailable). */
+
+#include "blis_loops.h"
 
 int MM(omp)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real *B,
             size_t ldb, real *C, size_t ldc, int threads)

@@ -3,7 +3,9 @@
  * Hypothesis: compilation removes the interpreter (~100x over Python), but the inner k loop
  *   walks B down a column, one element per cache line, so each FMA waits on memory.
  * Expect: well under 1 GFLOP/s at n = 1024; D1 misses ~ 1 per inner iteration once a
- *   column of B no longer fits L1. Written in terms of `real`; float32.c/float64.c compile it. */
+ *   column of B no longer fits L1.
+ * Written once in terms of `real` and compiled for float and double (see ladder.h). */
+#include "ladder.h"
 
 void MM(naive)(size_t M, size_t N, size_t K, const real *A, size_t lda,
                const real *B, size_t ldb, real *C, size_t ldc)

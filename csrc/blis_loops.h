@@ -1,0 +1,193 @@
+/* The parts of the BLIS loop nest that rungs 4 (4_simd.c) and 5 (5_omp.c) share: the plan
+ * (micro-kernel and block sizes), packing, edge tiles and the macro-kernel (the two loops
+ * around the micro-kernel). Static functions, included by both rung files, each of which
+ * is compiled once per element type (see ladder.h). */
+#ifndef MATMUL_LADDER_BLIS_LOOPS_H
+#define MATMUL_LADDER_BLIS_LOOPS_H
+
+#include <stdlib.h>
+#include <string.h>
+#include "ladder.h"
+
+typedef void (*ukernel_fn)(size_t kc, const real *Ap, const real *Bp, real *C, size_t ldc,
+                           int accumulate, const char *warm);
+
+typedef struct {
+    ukernel_fn run;
+    ukernel_fn run_half;  /* the top MR/2 rows only, for short edge tiles; or NULL */
+    ladder_blocking bs;
+} gemm_plan;
+
+static int make_plan(gemm_plan *plan, int isa, size_t M, size_t N)
+{
+    plan->run_half = NULL;
+    if (isa == LADDER_ISA_AVX512) {
+        plan->run = UKERNEL_AVX512;
+        plan->run_half = UKERNEL_AVX512_HALF;
+    } else if (isa == LADDER_ISA_AVX2)
+        plan->run = UKERNEL_AVX2;
+    else
+        return -1;
+    plan->bs = ladder_gemm_blocking(sizeof(real), isa);
+    if (M < plan->bs.mc || M * N * sizeof(real) <= plan->bs.c_small) {  /* see blocking.c */
+        plan->bs.kc = plan->bs.kc_short;
+        plan->bs.nc = plan->bs.nc_short;
+    }
+    return 0;
+}
+
+static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
+static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+
+static real *alloc_panel(size_t elements)
+{
+    /* 64-byte aligned, and never 0 bytes */
+    return aligned_alloc(64, round_up(elements * sizeof(real) + 1, 64));
+}
+
+/* dst[0:n] = src[0:n] for n = NR (8, 16 or 32 for the micro-kernels): a constant-size
+ * memcpy becomes a few vector moves. */
+static inline void copy_row(real *restrict dst, const real *restrict src, size_t n)
+{
+    switch (n) {
+    case 8: memcpy(dst, src, 8 * sizeof(real)); break;
+    case 16: memcpy(dst, src, 16 * sizeof(real)); break;
+    case 32: memcpy(dst, src, 32 * sizeof(real)); break;
+    default: memcpy(dst, src, n * sizeof(real));
+    }
+}
+
+/* B[0:kc, 0:nc] -> NR-wide micro-panels, each kc rows of NR values; zero-padded past nc.
+ * B_ROWS rows at a time: their stretch of B stays in L1 while it is dealt out to the
+ * micro-panels, and each micro-panel receives B_ROWS * NR contiguous values. Dealing one
+ * row at a time would write to addresses KC*NR*elem apart, all in one L1 set; copying one
+ * micro-panel at a time would read B in short pieces of rows a page apart. */
+#define B_ROWS 8
+static void pack_b(size_t kc, size_t nc, size_t nr, const real *B, size_t ldb, real *Bp)
+{
+    const size_t full = nc / nr * nr;
+    for (size_t k0 = 0; k0 < kc; k0 += B_ROWS) {
+        const size_t k1 = min_size(kc, k0 + B_ROWS);
+        real *panel = Bp;
+        for (size_t j0 = 0; j0 < full; j0 += nr, panel += kc * nr)
+            for (size_t k = k0; k < k1; k++)
+                copy_row(panel + k * nr, B + k * ldb + j0, nr);
+        if (full < nc)
+            for (size_t k = k0; k < k1; k++) {
+                size_t j = 0;
+                for (; j < nc - full; j++) panel[k * nr + j] = B[k * ldb + full + j];
+                for (; j < nr; j++) panel[k * nr + j] = 0;
+            }
+    }
+}
+
+/* A[0:mc, 0:kc] -> MR-tall micro-panels, each kc columns of MR values; zero-padded past mc. */
+static inline void pack_a_panel(size_t h, size_t kc, size_t mr, const real *A, size_t lda, real *Ap)
+{
+    for (size_t k = 0; k < kc; k++, Ap += mr) {
+        size_t i = 0;
+        for (; i < h; i++) Ap[i] = A[i * lda + k];
+        for (; i < mr; i++) Ap[i] = 0;
+    }
+}
+
+static void pack_a(size_t mc, size_t kc, size_t mr, const real *A, size_t lda, real *Ap)
+{
+    for (size_t i0 = 0; i0 < mc; i0 += mr, Ap += mr * kc, A += mr * lda) {
+        const size_t h = min_size(mr, mc - i0);
+        if (h == mr && mr == UK_AVX512_MR)  /* constant sizes, so gcc unrolls the rows */
+            pack_a_panel(UK_AVX512_MR, kc, UK_AVX512_MR, A, lda, Ap);
+        else if (h == mr && mr == UK_AVX2_MR)
+            pack_a_panel(UK_AVX2_MR, kc, UK_AVX2_MR, A, lda, Ap);
+        else
+            pack_a_panel(h, kc, mr, A, lda, Ap);
+    }
+}
+
+/* One MR x NR tile of C (=|+=) a packed A micro-panel @ a packed B micro-panel. Edge tiles
+ * (h < MR or w < NR) are computed whole into a buffer and only their valid part copied out;
+ * those of at most MR/2 rows by the half-height kernel, where there is one. */
+static void compute_tile(const gemm_plan *p, size_t kc, const real *a, const real *b, real *c,
+                         size_t ldc, size_t h, size_t w, int accumulate, const char *warm)
+{
+    const size_t nr = p->bs.nr;
+    if (h == p->bs.mr && w == nr) {
+        p->run(kc, a, b, c, ldc, accumulate, warm);
+        return;
+    }
+    const ukernel_fn run = p->run_half && 2 * h <= p->bs.mr ? p->run_half : p->run;
+    real edge[UK_MAX_TILE] __attribute__((aligned(64)));
+    run(kc, a, b, edge, nr, 0, warm);
+    for (size_t i = 0; i < h; i++)
+        for (size_t j = 0; j < w; j++)
+            c[i * ldc + j] = accumulate ? c[i * ldc + j] + edge[i * nr + j] : edge[i * nr + j];
+}
+
+/* What the tile at (ir, jr) of the macro-kernel prefetches into L2 (see ladder.h): the
+ * next B micro-panel (jr + NR), in NR * sizeof(real) / 16 slices (8 for AVX-512), one per
+ * tile over the last tiles of column jr. The B panel is larger than L2, so without this the
+ * first tile of each column would wait for its B micro-panel from L3. Prefetched over the
+ * last tiles rather than the first, so that it is not evicted again before use. */
+static const char *warm_slice(const real *Bp, size_t mc, size_t nc, size_t kc, size_t mr,
+                              size_t nr, size_t ir, size_t jr)
+{
+    const size_t slice = UK_WARM_BYTES_PER_K * kc;
+    const size_t slices = nr * sizeof(real) / UK_WARM_BYTES_PER_K, tiles = (mc + mr - 1) / mr;
+    const size_t first = tiles > slices ? tiles - slices : 0, tile = ir / mr;
+    if (jr + nr >= nc || tile < first)
+        return NULL;
+    return (const char *)(Bp + (jr + nr) * kc) + (tile - first) * slice;
+}
+
+/* C[0:mc, 0:nc] (=|+=) packed A block @ packed B panel: the two loops around the micro-kernel.
+ * jr outside, ir inside: one B micro-panel stays in cache while all A micro-panels stream by. */
+static inline void macro_kernel(const gemm_plan *p, size_t mc, size_t nc, size_t kc, const real *Ap,
+                         const real *Bp, real *C, size_t ldc, int accumulate)
+{
+    const size_t mr = p->bs.mr, nr = p->bs.nr;
+    for (size_t jr = 0; jr < nc; jr += nr)
+        for (size_t ir = 0; ir < mc; ir += mr)
+            compute_tile(p, kc, Ap + ir * kc, Bp + jr * kc, C + ir * ldc + jr, ldc,
+                         min_size(mr, mc - ir), min_size(nr, nc - jr), accumulate,
+                         warm_slice(Bp, mc, nc, kc, mr, nr, ir, jr));
+}
+
+/* Elements of one packed A block (MC x KC at most), rounded up to whole cache lines. */
+static size_t a_block_elements(const ladder_blocking *bs, size_t M, size_t K)
+{
+    return round_up(round_up(min_size(bs->mc, M), bs->mr) * min_size(bs->kc, K),
+                    64 / sizeof(real));
+}
+
+/* The packing buffers: `a_blocks` blocks of A and one KC x NC panel of B at most, whatever
+ * the sizes. */
+static int alloc_packing(const ladder_blocking *bs, size_t M, size_t N, size_t K,
+                         size_t a_blocks, real **Ap, real **Bp)
+{
+    *Ap = alloc_panel(a_blocks * a_block_elements(bs, M, K));
+    *Bp = alloc_panel(min_size(bs->kc, K) * round_up(min_size(bs->nc, N), bs->nr));
+    if (*Ap && *Bp)
+        return 0;
+    free(*Ap);
+    free(*Bp);
+    return -1;
+}
+
+/* The products that need no packing: an empty C, K = 0 (C = 0) and a few rows of A
+ * (few_rows.c). Returns 1 if it computed C, 0 if the product needs the blocked loop nest. */
+static int done_without_packing(size_t M, size_t N, size_t K, const real *A, size_t lda,
+                                const real *B, size_t ldb, real *C, size_t ldc, int threads)
+{
+    if (M == 0 || N == 0)
+        return 1;
+    if (K == 0)
+        for (size_t i = 0; i < M; i++)
+            memset(C + i * ldc, 0, N * sizeof(real));
+    else if (M <= LADDER_FEW_ROWS)
+        MM(few_rows)(M, N, K, A, lda, B, ldb, C, ldc, threads);
+    else
+        return 0;
+    return 1;
+}
+
+#endif

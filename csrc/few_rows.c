@@ -1,0 +1,74 @@
+/* The few-rows path of rungs 4 and 5: C = A @ B for M <= LADDER_FEW_ROWS (one row is a
+ * GEMV). Packing B and a 12-row register tile would waste far more than they save, so, as
+ * in BLAS libraries, this case gets its own loop.
+ * B is streamed once, four rows at a time, scaled into a chunk of C's rows held in a local
+ * buffer that stays in L1 (one load and store of it per four rows of B; up to four rows of
+ * C share each load of B: add_rows), and copied out at the end. The chunks are shared among
+ * `threads` if > 1; as each thread sums into its own buffer, no two threads write to one
+ * cache line of C until the copy (false sharing on a row of C that does not start on a
+ * cache line would otherwise make 2 threads slower than 1).
+ * Compiled for AVX2 + FMA, which c_simd/c_omp require anyway (AVX-512 CPUs have them too),
+ * so that gcc vectorises the j loop with FMAs; called only after the CPU check.
+ * Measurements of this path and of the cut-off LADDER_FEW_ROWS: docs/numpy.md. */
+#include <string.h>
+#include "ladder.h"
+
+static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
+static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+
+#define ROW_CHUNK 4096
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+/* sums[r][0:w] += A[r][k:k+4] @ B[k:k+4][j0:j0+w] for the rows r < `rows` (4, 2 or 1, a
+ * constant in each call below, so the r loops unroll): the rows share each load of B. */
+static inline __attribute__((always_inline)) void
+add_rows(const int rows, const real *A, size_t lda, const real *restrict b0,
+         const real *restrict b1, const real *restrict b2, const real *restrict b3,
+         real *restrict sums, size_t w)
+{
+    real a[4][4];
+    for (int r = 0; r < rows; r++)
+        for (int q = 0; q < 4; q++)
+            a[r][q] = A[r * lda + q];
+    for (size_t j = 0; j < w; j++) {
+        const real x0 = b0[j], x1 = b1[j], x2 = b2[j], x3 = b3[j];
+        for (int r = 0; r < rows; r++)
+            sums[r * w + j] += a[r][0] * x0 + a[r][1] * x1 + a[r][2] * x2 + a[r][3] * x3;
+    }
+}
+
+void MM(few_rows)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real *B,
+                  size_t ldb, real *C, size_t ldc, int threads)
+{
+    /* whole cache lines per chunk, and one chunk per thread where C is narrow */
+    const size_t per_thread = round_up((N + threads - 1) / threads, 64 / sizeof(real));
+    const size_t chunk = min_size(ROW_CHUNK / M, per_thread);
+    #pragma omp parallel for if (threads > 1) num_threads(threads) schedule(static)
+    for (size_t j0 = 0; j0 < N; j0 += chunk) {
+        const size_t w = min_size(chunk, N - j0);
+        real sums[ROW_CHUNK] __attribute__((aligned(64)));
+        memset(sums, 0, M * w * sizeof(real));
+        size_t k = 0;
+        for (; k + 4 <= K; k += 4) {
+            const real *b0 = B + k * ldb + j0, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+            size_t i = 0;
+            for (; i + 4 <= M; i += 4)
+                add_rows(4, A + i * lda + k, lda, b0, b1, b2, b3, sums + i * w, w);
+            for (; i + 2 <= M; i += 2)
+                add_rows(2, A + i * lda + k, lda, b0, b1, b2, b3, sums + i * w, w);
+            for (; i < M; i++)
+                add_rows(1, A + i * lda + k, lda, b0, b1, b2, b3, sums + i * w, w);
+        }
+        for (; k < K; k++)
+            for (size_t i = 0; i < M; i++) {
+                const real a = A[i * lda + k], *restrict b = B + k * ldb + j0;
+                real *restrict c = sums + i * w;
+                for (size_t j = 0; j < w; j++)
+                    c[j] += a * b[j];
+            }
+        for (size_t i = 0; i < M; i++)
+            memcpy(C + i * ldc + j0, sums + i * w, w * sizeof(real));
+    }
+}
+#pragma GCC pop_options
+
