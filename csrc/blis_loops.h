@@ -29,10 +29,6 @@ static int make_plan(gemm_plan *plan, int isa, size_t M, size_t N)
     else
         return -1;
     plan->bs = ladder_gemm_blocking(sizeof(real), isa);
-    if (M < plan->bs.mc || M * N * sizeof(real) <= plan->bs.c_small) {  /* see blocking.c */
-        plan->bs.kc = plan->bs.kc_short;
-        plan->bs.nc = plan->bs.nc_short;
-    }
     return 0;
 }
 

@@ -1,65 +1,148 @@
-/* Block sizes of the blocked rungs, derived from the cache sizes read at run time (cpu.c).
+/* Block sizes of the blocked rungs, from a model of the caches. It counts cache ways, as
+ * Low, Smith, Van Zee and van de Geijn do in "Analytical modeling is enough for
+ * high-performance BLIS" (ACM TOMS 43(2), 2016): every size follows from the micro-kernel's
+ * tile (MR x NR), the element size S and each level's size, associativity W and line size,
+ * through the bytes of one way (size / W: one line in every set). An LRU set-associative
+ * cache keeps a block only while the data streaming past it leaves it its ways in every set.
+ *
+ *   Traffic beyond L2. Per call the micro-kernel loads and stores its MR x NR tile of C, from
+ *   wherever C lives: 2 * MR * NR * S bytes for MR * NR * KC multiply-adds, so 2S / KC bytes
+ *   each. Per column of micro-panels, the KC x NR micro-panel of B comes from L3 once and
+ *   serves the MC / MR micro-panels of A in L2: S / MC bytes per multiply-add. With the A
+ *   block's P = MC * KC elements fixed by L2, 2 / KC + 1 / MC is least at KC = sqrt(2P),
+ *   MC = sqrt(P / 2): KC twice MC.
+ *   L2: the A block shares L2 with one micro-panel of B (C_B2 = ceil(KC * NR * S / way2)
+ *       ways) and C (one way): P = (W2 - 1 - C_B2) * way2 / S.
+ *   L1: an MR x KC micro-panel of A in L1's ways but one caps KC. (Low et al. keep the B
+ *       micro-panel in L1 instead, which gives KC = 80-170 for the 12 x 32 and 6 x 16 float32
+ *       tiles; their C tile then costs up to 20%: docs/blocking.md.)
+ *   KC = min(sqrt(2P), (W1 - 1) * way1 / (MR * S)), a multiple of 8; then
+ *   MC = (W2 - 1 - C_B2) * way2 / (KC * S), a multiple of MR.
+ *   NC (L3): the KC x NC panel of B shares L3 with the A block:
+ *       C_B3 = W3 - 1 - ceil(MC * KC * S / way3), NC = C_B3 * way3 / (KC * S), a multiple of
+ *       NR, at most NC_MAX (a VM may report its host's whole L3).
+ *   c_blocked (rung 3) keeps a row segment of C (NB values) in half of L1's ways but one,
+ *       and a KB x NB tile of B in L2's ways but one.
+ * ladder_gemm_model is the model alone, on any cache table; ladder_gemm_blocking applies it
+ * to this CPU, then any sizes set with ladder_set_gemm_blocking (a tuner's, or a sweep's).
  * Compiled for the baseline ISA, so it runs anywhere. */
 #include <stdatomic.h>
 #include "ladder.h"
 
-static size_t clamp_multiple(size_t x, size_t lo, size_t hi, size_t multiple)
+#define NC_MAX 4096
+
+static size_t way_bytes(const ladder_cache *c)
 {
-    x = x < lo ? lo : x > hi ? hi : x;
-    x -= x % multiple;
-    return x < multiple ? multiple : x;
+    return c->ways ? c->bytes / c->ways : c->bytes; /* N * L */
 }
 
-static atomic_size_t override_mc, override_kc, override_nc;
-
-void ladder_set_gemm_blocking(size_t mc, size_t kc, size_t nc)
+static size_t round_down(size_t x, size_t multiple, size_t at_least)
 {
-    atomic_store(&override_mc, mc);
-    atomic_store(&override_kc, kc);
-    atomic_store(&override_nc, nc);
+    x -= x % multiple;
+    return x < at_least ? at_least : x;
+}
+
+static size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+
+static size_t isqrt(size_t x)
+{
+    size_t r = 0;
+    while ((r + 1) * (r + 1) <= x)
+        r++;
+    return r;
+}
+
+ladder_blocking ladder_gemm_model(size_t elem, size_t mr, size_t nr, const ladder_cache *l1,
+                                  const ladder_cache *l2, const ladder_cache *l3)
+{
+    ladder_blocking b = {0};
+    b.mr = mr;
+    b.nr = nr;
+    const size_t w1 = l1->ways > 1 ? l1->ways : 2, w2 = l2->ways > 2 ? l2->ways : 3,
+                 w3 = l3->ways > 2 ? l3->ways : 3;
+    /* KC: balances C's traffic against B's, within L1's cap; then B's ways in L2. */
+    b.ways_a_l1 = w1 - 1;
+    const size_t kc_l1 = b.ways_a_l1 * way_bytes(l1) / (mr * elem);
+    size_t b_ways = 1, kc = 0;
+    for (int pass = 0; pass < 2; pass++) { /* B's ways depend on KC: settle them */
+        const size_t a_elements = (w2 > 1 + b_ways ? w2 - 1 - b_ways : 1) * way_bytes(l2) / elem;
+        kc = isqrt(2 * a_elements);
+        kc = round_down(kc < kc_l1 ? kc : kc_l1, 8, 8);
+        b_ways = ceil_div(kc * nr * elem, way_bytes(l2));
+    }
+    b.kc = kc;
+    b.ways_a_l2 = w2 > 1 + b_ways ? w2 - 1 - b_ways : 1;
+    b.mc = round_down(b.ways_a_l2 * way_bytes(l2) / (b.kc * elem), mr, mr);
+    /* NC: the ways of L3 that the block of A leaves to the panel of B. */
+    const size_t a_ways = ceil_div(b.mc * b.kc * elem, way_bytes(l3));
+    b.ways_b_l3 = w3 > 1 + a_ways ? w3 - 1 - a_ways : 1;
+    const size_t nc = b.ways_b_l3 * way_bytes(l3) / (b.kc * elem);
+    b.nc = round_down(nc < NC_MAX ? nc : NC_MAX, nr, nr);
+    return b;
+}
+
+ladder_tiles ladder_blocked_model(size_t elem, const ladder_cache *l1, const ladder_cache *l2)
+{
+    ladder_tiles t;
+    const size_t w1 = l1->ways > 2 ? l1->ways : 3, w2 = l2->ways > 1 ? l2->ways : 2;
+    t.nb = round_down((w1 - 1) / 2 * way_bytes(l1) / elem, 16, 16);
+    t.kb = round_down((w2 - 1) * way_bytes(l2) / (t.nb * elem), 1, 8);
+    return t;
+}
+
+/* ---- this CPU -------------------------------------------------------------------------- */
+static void tile_of(size_t elem, int isa, size_t *mr, size_t *nr)
+{
+    *mr = isa == LADDER_ISA_AVX512 ? UK_AVX512_MR : UK_AVX2_MR;
+    if (isa == LADDER_ISA_AVX512)
+        *nr = elem == 4 ? UK_AVX512_NR_S : UK_AVX512_NR_D;
+    else
+        *nr = elem == 4 ? UK_AVX2_NR_S : UK_AVX2_NR_D;
+}
+
+/* Sizes set from outside, per element size (index 0: float32, 1: float64); 0 keeps the
+ * model's. */
+static atomic_size_t override_mc[2], override_kc[2], override_nc[2];
+
+void ladder_set_gemm_blocking(size_t elem, size_t mc, size_t kc, size_t nc)
+{
+    const int i = elem == 8;
+    atomic_store(&override_mc[i], mc);
+    atomic_store(&override_kc[i], kc);
+    atomic_store(&override_nc[i], nc);
 }
 
 ladder_blocking ladder_gemm_blocking(size_t elem, int isa)
 {
-    ladder_blocking b;
-    const size_t l1 = ladder_cache_bytes(1), l2 = ladder_cache_bytes(2);
-    b.mr = isa == LADDER_ISA_AVX512 ? UK_AVX512_MR : UK_AVX2_MR;
-    if (isa == LADDER_ISA_AVX512)
-        b.nr = elem == 4 ? UK_AVX512_NR_S : UK_AVX512_NR_D;
-    else
-        b.nr = elem == 4 ? UK_AVX2_NR_S : UK_AVX2_NR_D;
-    /* KC: one MR x KC micro-panel of A fills L1. A long KC amortises the load and store of
-     * the C tile, the micro-kernel's only traffic to memory. */
-    b.kc = clamp_multiple(l1 / (b.mr * elem), 128, 1024, 8);
-    /* MC: the MC x KC block of A takes 3/16 of L2, leaving most of it to B's micro-panel,
-     * the next one being warmed, and C. */
-    b.mc = clamp_multiple(3 * l2 / (16 * b.kc * elem), 2 * b.mr, 4096, b.mr);
-    /* NC: the KC x NC panel of B is read again by every block of A, and A is packed N/NC
-     * times. Where L3 holds four such panels the panel takes 8x L2, else 2x L2. A VM may
-     * report the host's whole L3, not its share of it: hence the cap at 8x L2. */
-    const size_t b_panel = ladder_cache_bytes(3) >= 32 * l2 ? 8 * l2 : 2 * l2;
-    b.nc = clamp_multiple(b_panel / (b.kc * elem), 4 * b.nr, 4096, b.nr);
-    b.nc_short = clamp_multiple(2 * l2 / (b.kc * elem), 4 * b.nr, 4096, b.nr);
-    /* Where C is small (at most 4x L2) or there is one A block (M < MC), the passes over C
-     * that a long KC saves matter little: a short KC, a B micro-panel in 2/3 of L1, keeps
-     * that micro-panel in L1 while the A micro-panels stream past. */
-    b.kc_short = clamp_multiple(2 * l1 / (3 * b.nr * elem), 64, b.kc, 64);
-    b.c_small = 4 * l2;
-    /* A tuning sweep may override any of them (0 keeps the derived value). */
-    if (atomic_load(&override_kc))
-        b.kc = b.kc_short = clamp_multiple(atomic_load(&override_kc), 8, 1 << 16, 8);
-    if (atomic_load(&override_mc))
-        b.mc = clamp_multiple(atomic_load(&override_mc), b.mr, 1 << 16, b.mr);
-    if (atomic_load(&override_nc))
-        b.nc = b.nc_short = clamp_multiple(atomic_load(&override_nc), b.nr, 1 << 20, b.nr);
+    size_t mr, nr;
+    tile_of(elem, isa, &mr, &nr);
+    const ladder_cache l1 = ladder_cache_info(1), l2 = ladder_cache_info(2),
+                       l3 = ladder_cache_info(3);
+    ladder_blocking b = ladder_gemm_model(elem, mr, nr, &l1, &l2, &l3);
+    const int i = elem == 8;
+    const size_t kc = atomic_load(&override_kc[i]), mc = atomic_load(&override_mc[i]),
+                 nc = atomic_load(&override_nc[i]);
+    if (kc) b.kc = round_down(kc, 1, 1);
+    if (mc) b.mc = round_down(mc, b.mr, b.mr);
+    if (nc) b.nc = round_down(nc, b.nr, b.nr);
+    b.overridden = kc || mc || nc;
     return b;
+}
+
+static atomic_size_t override_kb[2], override_nb[2];
+
+void ladder_set_blocked_tiles(size_t elem, size_t kb, size_t nb)
+{
+    atomic_store(&override_kb[elem == 8], kb);
+    atomic_store(&override_nb[elem == 8], nb);
 }
 
 ladder_tiles ladder_blocked_tiles(size_t elem)
 {
-    ladder_tiles t;
-    /* A row segment of C (NB values) takes a quarter of L1; a KB x NB tile of B half of L2. */
-    t.nb = clamp_multiple(ladder_cache_bytes(1) / (4 * elem), 64, 1 << 16, 16);
-    t.kb = clamp_multiple(ladder_cache_bytes(2) / (2 * t.nb * elem), 8, 1 << 16, 1);
+    const ladder_cache l1 = ladder_cache_info(1), l2 = ladder_cache_info(2);
+    ladder_tiles t = ladder_blocked_model(elem, &l1, &l2);
+    const size_t kb = atomic_load(&override_kb[elem == 8]), nb = atomic_load(&override_nb[elem == 8]);
+    if (kb) t.kb = kb;
+    if (nb) t.nb = nb;
     return t;
 }

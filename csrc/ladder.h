@@ -107,22 +107,30 @@ double ladder_ukernel_peak(size_t elem, int isa, double seconds);
 double ladder_triad_gbs(size_t n, int threads, int repeats);
 
 /* ---- blocking (blocking.c) ------------------------------------------------------------ */
-/* Block sizes of rungs 4-5 for one dtype (elem bytes) and ISA. */
+/* Block sizes of rungs 4-5 for one dtype (elem bytes) and ISA, with the model's working. */
 typedef struct {
-    size_t mr, nr;     /* micro-kernel tile (registers)                              */
-    size_t mc, kc, nc; /* cache blocks: B micro-panel in L1, A block in L2, B panel in L3 */
-    size_t kc_short;   /* KC when C is small: a B micro-panel in 2/3 of L1           */
-    size_t nc_short;   /* NC with kc_short                                            */
-    size_t c_small;    /* bytes: a C up to this size (or M < MC) takes kc_short        */
+    size_t mr, nr;     /* micro-kernel tile (registers)                                 */
+    size_t kc, mc, nc; /* B micro-panel in L1, A block in L2, B panel in L3              */
+    size_t ways_a_l1;  /* the model's ways: L1's cap on an A micro-panel,                */
+    size_t ways_a_l2;  /*   the A block's in L2,                                        */
+    size_t ways_b_l3;  /*   the B panel's in L3                                         */
+    int overridden;    /* 1 if any size was set with ladder_set_gemm_blocking            */
 } ladder_blocking;
+/* The model alone, for any tile and cache table (see blocking.c). */
+ladder_blocking ladder_gemm_model(size_t elem, size_t mr, size_t nr, const ladder_cache *l1,
+                                  const ladder_cache *l2, const ladder_cache *l3);
+/* The model on this CPU's caches, then any sizes set below. */
 ladder_blocking ladder_gemm_blocking(size_t elem, int isa);
-/* Process-wide override of MC, KC, NC for tuning sweeps; 0 keeps the derived size. */
-void ladder_set_gemm_blocking(size_t mc, size_t kc, size_t nc);
+/* Sizes for one element size, for a tuner or a sweep; 0 keeps the model's. */
+void ladder_set_gemm_blocking(size_t elem, size_t mc, size_t kc, size_t nc);
 
-/* c_blocked's tiles: a KB x NB tile of B stays in L2, a row of NB in L1. */
+/* c_blocked's tiles: a row segment of NB values of C stays in L1, a KB x NB tile of B in L2. */
 typedef struct {
     size_t kb, nb;
 } ladder_tiles;
+ladder_tiles ladder_blocked_model(size_t elem, const ladder_cache *l1, const ladder_cache *l2);
 ladder_tiles ladder_blocked_tiles(size_t elem);
+/* Tiles for one element size, for a tuner or a sweep; 0 keeps the model's. */
+void ladder_set_blocked_tiles(size_t elem, size_t kb, size_t nb);
 
 #endif

@@ -16,14 +16,13 @@ import numpy as np
 
 import matmul_ladder as ml
 from matmul_ladder import machine
-from matmul_ladder._registry import get
 from matmul_ladder.check import Reference
-from matmul_ladder.report import markdown_table, text_table
+from matmul_ladder.tables import markdown_table, text_table
+from matmul_ladder.timing import gflops, matmul_flops, time_gpu
 
 
 def gpu_seconds(f, *args, repeats=20):
-    from cupyx.profiler import benchmark
-    return float(np.median(benchmark(f, args, n_repeat=repeats, n_warmup=3).gpu_times[0]))
+    return time_gpu(f, repeats, args=args).median
 
 
 def torch_reference_rows(n, repeats):
@@ -52,12 +51,13 @@ def main(argv=None):
     p.add_argument("--out", default=os.path.join("results", "cuda"))
     args = p.parse_args(argv)
     import cupy
-    reason = get("cupy").availability()
+    reason = next(k.reason for k in ml.kernels() if k.name == "cupy")
     if reason:
         print(f"no GPU ladder here: {reason}")
         return 1
     os.makedirs(args.out, exist_ok=True)
-    names = [k.name for k in ml.kernels() if k.language == "CUDA"] + ["cupy", "torch_cuda"]
+    info = {k.name: k for k in ml.kernels()}
+    names = [k.name for k in info.values() if k.language == "CUDA"] + ["cupy", "torch_cuda"]
     rng = np.random.default_rng(0)
     results = []
     for n in (int(s) for s in args.sizes.split(",")):
@@ -65,23 +65,23 @@ def main(argv=None):
         b = cupy.asarray(rng.uniform(-1, 1, (n, n)).astype(np.float32))
         ref = Reference(a, b)
         for name in names:
-            k = get(name)
-            if k.availability():
-                results.append((n, name, None, f"unavailable: {k.availability()}"))
+            reason = info[name].reason
+            if reason:
+                results.append((n, name, None, f"unavailable: {reason}"))
                 continue
-            with k.bind(1) as f:
+            with ml.bind(name) as f:
                 problem = ref.violations(f(a, b))
                 if problem:
                     results.append((n, name, None, f"FAILED: {problem}"))
                     continue
                 results.append((n, name, gpu_seconds(f, a, b, repeats=args.repeats), "ok"))
             print(f"  n={n} {name}: {results[-1][2]}", file=sys.stderr, flush=True)
-        if not get("torch_cuda").availability():
+        if info["torch_cuda"].available:
             results += [(n, name, s, "reference") for name, s in torch_reference_rows(n, args.repeats)]
     cublas = {n: s for n, name, s, _ in results if name == "cupy" and s}
     table = []
     for n, name, s, status in results:
-        tflops = 2.0 * n ** 3 / s / 1e12 if s else None
+        tflops = gflops(matmul_flops(n, n, n), s) / 1e3 if s else None
         pct = f"{100 * cublas[n] / s:.0f}%" if s and n in cublas else "-"
         table.append([name, n, f"{s * 1e3:.3f}" if s else "-", f"{tflops:.1f}" if tflops else "-", pct, status])
     header = ["kernel", "n", "ms", "TFLOP/s", "% cuBLAS FP32", "status"]
@@ -105,7 +105,7 @@ def plot(results, path, title):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     n = max(r[0] for r in results)
-    rows = [(name, 2.0 * n ** 3 / s / 1e12) for m, name, s, _ in results if m == n and s]
+    rows = [(name, gflops(matmul_flops(n, n, n), s) / 1e3) for m, name, s, _ in results if m == n and s]
     fig, ax = plt.subplots(figsize=(8, 5))
     ax.barh([r[0] for r in rows], [r[1] for r in rows], color="#37a")
     for i, (_, v) in enumerate(rows):

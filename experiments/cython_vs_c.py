@@ -16,9 +16,8 @@ import sys
 import numpy as np
 
 import matmul_ladder as ml
-from matmul_ladder._registry import get
 from matmul_ladder.compare import race
-from matmul_ladder.report import text_table
+from matmul_ladder.tables import text_table
 
 TWINS = [("cy_naive", "c_naive"), ("cy_ikj", "c_ikj"), ("cy_blocked", "c_blocked")]
 
@@ -38,7 +37,7 @@ def main(argv=None):
 
     def bound(kernel, threads):
         """f(a, b) for the kernel with its threads pinned until the end of the run."""
-        return stack.enter_context(get(kernel).bind(threads))
+        return stack.enter_context(ml.bind(kernel, threads))
 
     twins, prange = [], []
     last_seconds = {}

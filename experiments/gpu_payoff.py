@@ -12,34 +12,25 @@ clock around a call that ends with the result on the host (so it includes the sy
 import argparse
 import csv
 import os
-import statistics
 import sys
 import time
 
 import numpy as np
 
+import matmul_ladder as ml
 from matmul_ladder import machine
-from matmul_ladder._registry import get
-from matmul_ladder._threads import cores
-from matmul_ladder.report import markdown_table
+from matmul_ladder.tables import markdown_table
+from matmul_ladder.timing import time_call, time_gpu
 
 SIZES = [16, 32, 64, 128, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096]
 
 
-def host_seconds(f, min_time=0.2, min_repeats=5):
-    f()
-    samples, total = [], 0.0
-    while len(samples) < min_repeats or total < min_time:
-        t0 = time.perf_counter()
-        f()
-        samples.append(time.perf_counter() - t0)
-        total += samples[-1]
-    return statistics.median(samples)
+def host_seconds(f):
+    return time_call(f, min_time=0.2).median
 
 
 def matmul_sweep(sizes, threads):
     import cupy
-    from cupyx.profiler import benchmark
     from threadpoolctl import threadpool_limits
     rng = np.random.default_rng(0)
     rows = []
@@ -70,7 +61,7 @@ def matmul_sweep(sizes, threads):
 
         with threadpool_limits(limits=threads, user_api="blas"):
             cpu = host_seconds(lambda: a @ b)
-        compute = float(np.median(benchmark(cupy.matmul, (da, db), n_repeat=20, n_warmup=3).gpu_times[0]))
+        compute = time_gpu(cupy.matmul, repeats=20, args=(da, db)).median
         rows.append({"n": n, "cpu_numpy": cpu, "gpu_compute": compute, "gpu_copies_fresh": host_seconds(fresh),
                      "gpu_copies_reused": host_seconds(reused_pageable), "gpu_copies_pinned": host_seconds(pinned)})
         print(f"  n={n}: " + ", ".join(f"{k} {v * 1e3:.3f} ms" for k, v in rows[-1].items() if k != "n"),
@@ -148,9 +139,10 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=os.path.join("results", "gpu_payoff"))
     p.add_argument("--sizes", default=",".join(map(str, SIZES)))
-    p.add_argument("--threads", type=int, default=cores())
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = p.parse_args(argv)
-    reason = get("cupy").availability() or get("torch_cuda").availability()
+    available = {k.name: k for k in ml.kernels()}
+    reason = available["cupy"].reason or available["torch_cuda"].reason
     if reason:
         print(f"no GPU here: {reason}")
         return 1

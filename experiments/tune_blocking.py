@@ -14,8 +14,8 @@ import time
 
 import numpy as np
 
-from matmul_ladder import _ckernels
-from matmul_ladder._layout import empty_aligned
+import matmul_ladder as ml
+from matmul_ladder.timing import gflops, matmul_flops
 
 
 def main(argv=None):
@@ -31,25 +31,25 @@ def main(argv=None):
     n, dtype = args.n, np.dtype(args.dtype)
     rng = np.random.default_rng(0)
     a, b = rng.uniform(-1, 1, (n, n)).astype(dtype), rng.uniform(-1, 1, (n, n)).astype(dtype)
-    c = empty_aligned((n, n), dtype)  # as ml.matmul allocates it
     rung = "c_simd" if args.threads == 1 else "c_omp"
     candidates = list(dict.fromkeys([(0, 0, 0)] + [(int(k), int(m), int(c)) for k in args.kc.split(",")
                                                    for m in args.mc.split(",") for c in args.nc.split(",")]))
     samples = {cand: [] for cand in candidates}
-    derived = _ckernels.gemm_blocking(dtype.itemsize, _ckernels.active_isa())
-    for r in range(args.rounds):
-        for kc, mc, nc in candidates:
-            _ckernels.set_gemm_blocking(mc, kc, nc)
-            t0 = time.perf_counter()
-            _ckernels.run(rung, a, b, c, args.threads)
-            samples[(kc, mc, nc)].append(time.perf_counter() - t0)
-        print(f"round {r + 1}/{args.rounds}", file=sys.stderr, flush=True)
-    _ckernels.set_gemm_blocking(0, 0, 0)
-    rows = sorted(((2.0 * n ** 3 / statistics.median(s) / 1e9, cand) for cand, s in samples.items()), reverse=True)
+    derived = ml.build_info()["blocking"][args.dtype]["c_simd"]
+    with ml.bind(rung, args.threads) as f:
+        for r in range(args.rounds):
+            for kc, mc, nc in candidates:
+                with ml.blocking_override(args.dtype, mc, kc, nc):
+                    t0 = time.perf_counter()
+                    f(a, b)
+                    samples[(kc, mc, nc)].append(time.perf_counter() - t0)
+            print(f"round {r + 1}/{args.rounds}", file=sys.stderr, flush=True)
+    rows = sorted(((gflops(matmul_flops(n, n, n), statistics.median(s)), cand)
+                   for cand, s in samples.items()), reverse=True)
     print(f"{rung} {args.dtype} n={n} threads={args.threads}; derived: {derived}")
-    for gflops, (kc, mc, nc) in rows:
+    for speed, (kc, mc, nc) in rows:
         label = "derived" if (kc, mc, nc) == (0, 0, 0) else f"KC={kc or '-'} MC={mc or '-'} NC={nc or '-'}"
-        print(f"  {label:20s} {gflops:7.1f} GFLOP/s")
+        print(f"  {label:20s} {speed:7.1f} GFLOP/s")
     return 0
 
 

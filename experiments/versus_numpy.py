@@ -20,33 +20,27 @@ slow the other (see matmul_ladder/compare.py).
 """
 import argparse
 import contextlib
+import os
 import sys
 
 import numpy as np
 
 import matmul_ladder as ml
-from matmul_ladder import _ckernels, _registry, cli
-from matmul_ladder._threads import cores
+from matmul_ladder import cli
 from matmul_ladder.compare import race
-from matmul_ladder.harness import flops
-from matmul_ladder.report import text_table
+from matmul_ladder.tables import text_table
+from matmul_ladder.timing import gflops, matmul_flops
 
 # (M, K, N): a is M x K, b is K x N
 GOAL_SHAPES = [(1024, 1024, 1024), (2048, 2048, 2048), (4096, 4096, 4096), (256, 256, 256),
                (1000, 3000, 500), (3000, 500, 1000), (64, 4096, 4096), (1, 25600, 100)]
 
 
-def parse_shape(text):
-    """'MxKxN' -> (M, K, N), this script's order; the CLI's parser checks it."""
-    m, n, k = cli.parse_shape(text)
-    return (m, k, n)
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--shape", type=parse_shape, action="append", help="MxKxN (repeatable); default: the goal shapes")
+    p.add_argument("--shape", type=cli.parse_shape, action="append", help="MxKxN (repeatable); default: the goal shapes")
     p.add_argument("--dtype", choices=["float32", "float64", "both"], default="both")
-    p.add_argument("--threads", type=int, default=cores(), help="thread count of the c_omp race")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="thread count of the c_omp race")
     p.add_argument("--min-time", type=float, default=1.0, help="seconds of rounds per race")
     p.add_argument("--block", type=float, default=0.3,
                    help="multi-threaded races alternate blocks of this many seconds (see compare.py)")
@@ -60,23 +54,23 @@ def main(argv=None):
             a = rng.uniform(-1, 1, (m, k)).astype(dtype)
             b = rng.uniform(-1, 1, (k, n)).astype(dtype)
             for kernel, threads in (("c_simd", 1), ("c_omp", args.threads)):
-                peak_before = _ckernels.fma_peak(a.itemsize, threads, 0.2)
-                ceiling = _ckernels.ukernel_peak(a.itemsize, 0.2) if threads == 1 else None
+                peak_before = ml.fma_peak(dtype, threads)
+                ceiling = ml.ukernel_peak(dtype) if threads == 1 else None
                 with contextlib.ExitStack() as stack:
-                    mine = stack.enter_context(_registry.get(kernel).bind(threads))
-                    npy = stack.enter_context(_registry.get("numpy").bind(threads))
+                    mine = stack.enter_context(ml.bind(kernel, threads))
+                    npy = stack.enter_context(ml.bind("numpy", threads))
                     # a multi-threaded round is two blocks, one sample each: 9 of them, as 5
                     # left the median ratio 3-5% apart between runs at parity
                     r = race(a, b, {"numpy": npy, kernel: mine}, baseline="numpy",
                              min_time=args.min_time, min_rounds=9 if threads > 1 else 5,
                              block_time=args.block if threads > 1 else 0.0)
-                peak = (peak_before + _ckernels.fma_peak(a.itemsize, threads, 0.2)) / 2
+                peak = (peak_before + ml.fma_peak(dtype, threads)) / 2
                 if ceiling is not None:
-                    ceiling = (ceiling + _ckernels.ukernel_peak(a.itemsize, 0.2)) / 2
-                gflops = flops(m, n, k) / r.timings[kernel].median / 1e9
-                np_gflops = flops(m, n, k) / r.timings["numpy"].median / 1e9
-                rows.append([kernel, threads, dtype, f"{m}x{k}x{n}", f"{gflops:.1f}", f"{np_gflops:.1f}",
-                             f"{r.ratios[kernel]:.3f}", f"{peak:.0f}", f"{100 * gflops / peak:.0f}%",
+                    ceiling = (ceiling + ml.ukernel_peak(dtype)) / 2
+                speed = gflops(matmul_flops(m, k, n), r.timings[kernel].median)
+                np_speed = gflops(matmul_flops(m, k, n), r.timings["numpy"].median)
+                rows.append([kernel, threads, dtype, f"{m}x{k}x{n}", f"{speed:.1f}", f"{np_speed:.1f}",
+                             f"{r.ratios[kernel]:.3f}", f"{peak:.0f}", f"{100 * speed / peak:.0f}%",
                              "-" if ceiling is None else f"{100 * ceiling / peak:.0f}%", r.rounds])
                 print(f"  {kernel} t={threads} {dtype} {m}x{k}x{n}: {r.ratios[kernel]:.3f}", file=sys.stderr, flush=True)
     print(text_table(["kernel", "threads", "dtype", "MxKxN", "GFLOP/s", "NumPy GFLOP/s", "ratio",

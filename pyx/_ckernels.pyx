@@ -26,13 +26,21 @@ cdef extern from "ladder.h" nogil:
     double ladder_ukernel_peak(size_t, int, double)
     double ladder_triad_gbs(size_t, int, int)
     size_t ladder_cache_bytes(int)
+    ctypedef struct ladder_cache:
+        size_t bytes, ways, line
+    ladder_cache ladder_cache_info(int)
     ctypedef struct ladder_blocking:
-        size_t mr, nr, mc, kc, nc, kc_short, nc_short, c_small
+        size_t mr, nr, kc, mc, nc, ways_a_l1, ways_a_l2, ways_b_l3
+        int overridden
     ladder_blocking ladder_gemm_blocking(size_t, int)
-    void ladder_set_gemm_blocking(size_t, size_t, size_t)
+    ladder_blocking ladder_gemm_model(size_t, size_t, size_t, const ladder_cache *,
+                                      const ladder_cache *, const ladder_cache *)
+    void ladder_set_gemm_blocking(size_t, size_t, size_t, size_t)
     ctypedef struct ladder_tiles:
         size_t kb, nb
     ladder_tiles ladder_blocked_tiles(size_t)
+    ladder_tiles ladder_blocked_model(size_t, const ladder_cache *, const ladder_cache *)
+    void ladder_set_blocked_tiles(size_t, size_t, size_t)
 
 ctypedef fused real:
     float
@@ -118,17 +126,61 @@ def cache_bytes():
     return {"L1d": ladder_cache_bytes(1), "L2": ladder_cache_bytes(2), "L3": ladder_cache_bytes(3)}
 
 
+def cache_geometry():
+    """{'L1d': (bytes, ways, line bytes), 'L2': ..., 'L3': ...} as the kernels read them."""
+    cdef ladder_cache c
+    out = {}
+    for level, name in ((1, "L1d"), (2, "L2"), (3, "L3")):
+        c = ladder_cache_info(level)
+        out[name] = (c.bytes, c.ways, c.line)
+    return out
+
+
+cdef dict blocking_dict(ladder_blocking bs):
+    return {"MR": bs.mr, "NR": bs.nr, "KC": bs.kc, "MC": bs.mc, "NC": bs.nc,
+            "ways": {"L1 (cap on the A micro-panel)": bs.ways_a_l1,
+                     "L2 (A block)": bs.ways_a_l2, "L3 (B panel)": bs.ways_b_l3},
+            "overridden": bool(bs.overridden)}
+
+
 def gemm_blocking(size_t itemsize, str isa):
-    """c_simd/c_omp block sizes for one dtype size and ISA."""
-    cdef ladder_blocking bs = ladder_gemm_blocking(itemsize, ISA_NAMES.index(isa))
-    return {"MR": bs.mr, "NR": bs.nr, "MC": bs.mc, "KC": bs.kc, "NC": bs.nc,
-            "KC_short": bs.kc_short, "NC_short": bs.nc_short,
-            "C_small_bytes": bs.c_small}
+    """c_simd/c_omp block sizes for one dtype size and ISA on this CPU."""
+    return blocking_dict(ladder_gemm_blocking(itemsize, ISA_NAMES.index(isa)))
 
 
-def set_gemm_blocking(size_t mc=0, size_t kc=0, size_t nc=0):
-    """Override c_simd/c_omp's MC, KC, NC for every dtype (0: derive from the caches)."""
-    ladder_set_gemm_blocking(mc, kc, nc)
+cdef ladder_cache as_cache(level) except *:
+    size, ways, line = level
+    cdef ladder_cache c
+    c.bytes, c.ways, c.line = size, ways, line
+    return c
+
+
+def gemm_model(size_t itemsize, size_t mr, size_t nr, l1, l2, l3):
+    """The blocking model alone, on any cache table: each level (bytes, ways, line bytes)."""
+    cdef ladder_cache c1 = as_cache(l1), c2 = as_cache(l2), c3 = as_cache(l3)
+    return blocking_dict(ladder_gemm_model(itemsize, mr, nr, &c1, &c2, &c3))
+
+
+def blocked_model(size_t itemsize, l1, l2):
+    """c_blocked's tiles from the model, on any L1 and L2 (bytes, ways, line bytes)."""
+    cdef ladder_cache c1 = as_cache(l1), c2 = as_cache(l2)
+    cdef ladder_tiles t = ladder_blocked_model(itemsize, &c1, &c2)
+    return {"KB": t.kb, "NB": t.nb}
+
+
+def set_gemm_blocking(size_t itemsize, size_t mc=0, size_t kc=0, size_t nc=0):
+    """Set c_simd/c_omp's MC, KC, NC for one dtype size (0: the model's)."""
+    if itemsize not in (4, 8):
+        raise ValueError(f"itemsize must be 4 or 8, got {itemsize}")
+    ladder_set_gemm_blocking(itemsize, mc, kc, nc)
+
+
+def set_blocked_tiles(size_t itemsize, size_t kb=0, size_t nb=0):
+    """Set the tiles of c_blocked, cy_blocked and cy_prange for one dtype size (0: the
+    model's)."""
+    if itemsize not in (4, 8):
+        raise ValueError(f"itemsize must be 4 or 8, got {itemsize}")
+    ladder_set_blocked_tiles(itemsize, kb, nb)
 
 
 def blocked_tiles(size_t itemsize):

@@ -138,20 +138,23 @@ def test_default_kernel_is_c_omp():
     np.testing.assert_array_equal(ml.matmul(a, b), ml.matmul(a, b, kernel="c_omp"))
 
 
-@pytest.fixture
-def small_blocks():
-    """MC 24, KC 40, NC 64 for c_simd/c_omp, so that small shapes run every loop of the nest
-    several times (the long-KC path included), with edges everywhere."""
-    from matmul_ladder import _ckernels
-    _ckernels.set_gemm_blocking(24, 40, 64)
-    yield
-    _ckernels.set_gemm_blocking(0, 0, 0)
+def extreme_blocks(dtype, which):
+    """Blocks that make small shapes run every loop of the nests several times, with edges
+    everywhere: 'small' (MC 24, KC 40, NC 64), or the smallest legal ones, 'minimal'
+    (MC = MR, KC = 8, NC = NR; KB = 8, NB = 16)."""
+    if which == "small":
+        return ml.blocking_override(dtype, mc=24, kc=40, nc=64, kb=8, nb=32)
+    simd = ml.build_info()["blocking"][np.dtype(dtype).name]["c_simd"]
+    return ml.blocking_override(dtype, mc=simd["MR"], kc=8, nc=simd["NR"], kb=8, nb=16)
 
 
+@pytest.mark.parametrize("which", ["small", "minimal"])
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("kernel", kernel_params(["c_simd", "c_omp"]))
-def test_small_blocks_every_loop(kernel, dtype, small_blocks):
+@pytest.mark.parametrize("kernel", kernel_params(["c_simd", "c_omp", "c_blocked", "cy_blocked",
+                                                  "cy_prange"]))
+def test_extreme_blocks_every_loop(kernel, dtype, which):
     rng = np.random.default_rng(8)
-    for m, n, k in [(61, 130, 70), (48, 64, 80), (13, 200, 41), (100, 7, 123)]:
-        a, b = random_matrix(rng, m, k, dtype), random_matrix(rng, k, n, dtype)
-        assert_matmul_close(ml.matmul(a, b, kernel=kernel), a, b)
+    with extreme_blocks(dtype, which):
+        for m, n, k in [(61, 130, 70), (48, 64, 80), (13, 200, 41), (100, 7, 123)]:
+            a, b = random_matrix(rng, m, k, dtype), random_matrix(rng, k, n, dtype)
+            assert_matmul_close(ml.matmul(a, b, kernel=kernel), a, b)

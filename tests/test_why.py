@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from matmul_ladder import why
+from matmul_ladder import cachegrind, disasm, why
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 
@@ -15,18 +15,18 @@ def read(name):
 
 
 def test_parse_cachegrind_sample():
-    counts = why.parse_cachegrind(read("cachegrind_sample.out"))
+    counts = cachegrind.parse_cachegrind(read("cachegrind_sample.out"))
     assert list(counts) == ["Ir", "I1mr", "ILmr", "Dr", "D1mr", "DLmr", "Dw", "D1mw", "DLmw"]
     assert counts["Ir"] == 567063695 and counts["DLmw"] == 257075
 
 
 def test_parse_cachegrind_rejects_other_text():
     with pytest.raises(ValueError, match="not a cachegrind output"):
-        why.parse_cachegrind("hello\n")
+        cachegrind.parse_cachegrind("hello\n")
 
 
 def test_parse_objdump_sample():
-    functions = why.parse_objdump(read("objdump_sample.txt"))
+    functions = disasm.parse_objdump(read("objdump_sample.txt"))
     assert {"mm_naive_d", "mm_ikj_d", "ukernel_avx2_d"} <= set(functions)
     first = functions["mm_ikj_d"][0]
     assert first.address > 0 and first.mnemonic
@@ -39,17 +39,17 @@ def test_parse_objdump_sample():
     ("ukernel_avx2_d", "AVX 256-bit + FMA, 10 vector stores to the stack"),
 ])
 def test_hot_loop_isa(function, label):
-    facts = why.hot_loop(why.parse_objdump(read("objdump_sample.txt"))[function])
+    facts = disasm.hot_loop(disasm.parse_objdump(read("objdump_sample.txt"))[function])
     assert facts is not None and facts.label() == label
 
 
 def test_width_classifies_instructions():
-    ins = why.Instruction
-    assert why.width(ins(0, "vfmadd231pd", "%zmm1,%zmm2,%zmm3")) == (3, True, False)
-    assert why.width(ins(0, "vfmadd231ps", "%ymm1,%ymm2,%ymm3")) == (2, True, False)
-    assert why.width(ins(0, "mulpd", "%xmm3,%xmm0")) == (1, False, True)
-    assert why.width(ins(0, "addsd", "%xmm0,%xmm1")) == (0, False, False)
-    assert why.width(ins(0, "movapd", "%xmm0,%xmm1")) is None
+    ins = disasm.Instruction
+    assert disasm.width(ins(0, "vfmadd231pd", "%zmm1,%zmm2,%zmm3")) == (3, True, False)
+    assert disasm.width(ins(0, "vfmadd231ps", "%ymm1,%ymm2,%ymm3")) == (2, True, False)
+    assert disasm.width(ins(0, "mulpd", "%xmm3,%xmm0")) == (1, False, True)
+    assert disasm.width(ins(0, "addsd", "%xmm0,%xmm1")) == (0, False, False)
+    assert disasm.width(ins(0, "movapd", "%xmm0,%xmm1")) is None
 
 
 def test_verdicts_read_the_numbers():
@@ -80,6 +80,6 @@ def test_built_micro_kernels_keep_accumulators_in_registers(kernel):
     if not any(c.startswith(isa) for c in ml.build_info()["simd"]["compiled"]):
         pytest.skip(f"this build has no {isa} micro-kernel")
     symbol = f"^{kernel}$"
-    facts = why.symbol_facts("_ckernels", symbol)
+    facts = disasm.symbol_facts("_ckernels", symbol)
     assert facts is not None and facts.fma
     assert facts.stack_stores == 0, f"{kernel}: {facts.label()}"

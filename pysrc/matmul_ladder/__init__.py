@@ -4,10 +4,13 @@
     c = ml.matmul(a, b, kernel="c_omp", threads=None)
     ml.kernels()      # every rung and baseline, with availability and reason
     ml.build_info()   # compiler, flags per rung, OpenMP, SIMD, CPU features, block sizes
+    with ml.bind("c_simd") as f:   # the kernel as a plain function, for timing loops
+        c = f(a, b)
 """
-from ._api import (KernelInfo, KernelUnavailableError, build_info, kernels, matmul,
-                   set_simd_isa)
+from ._api import (KernelInfo, KernelUnavailableError, bind, blocking_override, build_info,
+                   fma_peak, kernels, matmul, set_simd_isa, triad_bandwidth, ukernel_peak)
 
-__all__ = ["matmul", "kernels", "build_info", "set_simd_isa", "KernelInfo",
-           "KernelUnavailableError"]
+__all__ = ["matmul", "bind", "kernels", "build_info", "set_simd_isa", "KernelInfo",
+           "KernelUnavailableError", "fma_peak", "ukernel_peak", "triad_bandwidth",
+           "blocking_override"]
 __version__ = "0.1.0"

@@ -1,4 +1,6 @@
-"""The public API: matmul, kernels, build_info, set_simd_isa."""
+"""The public API: matmul, bind, kernels, build_info, set_simd_isa, the probes and the
+blocking override."""
+import contextlib
 import json
 import os
 import platform
@@ -41,6 +43,23 @@ def matmul(a, b, kernel="c_omp", threads=None):
         return run(a, b)
 
 
+@contextlib.contextmanager
+def bind(kernel, threads=None):
+    """with ml.bind("c_omp", threads=2) as f: c = f(a, b)
+
+    The kernel as a plain function f(a, b) -> a @ b, with its threads pinned (OpenMP count,
+    NumPy's BLAS through threadpoolctl, torch.set_num_threads) for the whole block: what
+    timing loops call, so that the per-call checks and pinning of ml.matmul are not timed.
+    f does not check its operands; give it what ml.matmul would accept."""
+    k = _registry.get(kernel)
+    nthreads = resolve_threads(kernel, k.parallel, threads)
+    reason = k.availability()
+    if reason:
+        raise KernelUnavailableError(f"kernel {kernel!r} is not available here: {reason}")
+    with k.bind(nthreads) as run:
+        yield run
+
+
 def kernels():
     """Every kernel of the ladder and every baseline, in ladder order, with availability."""
     return [k.info() for k in _registry.KERNELS]
@@ -54,6 +73,55 @@ def set_simd_isa(isa):
     if isa == "auto":
         isa = ck.best_isa()
     return ck.set_isa(isa)
+
+
+def _itemsize(dtype):
+    import numpy as np
+    dtype = np.dtype(dtype)
+    if dtype.name not in ("float32", "float64"):
+        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    return dtype.itemsize
+
+
+def fma_peak(dtype="float32", threads=1, seconds=0.2):
+    """GFLOP/s of the FMA-throughput microbenchmark (csrc/fma_peak.c) with the active ISA's
+    vectors on `threads` threads: the "% of peak" that the harness reports against."""
+    return _require_ckernels().fma_peak(_itemsize(dtype), threads, seconds)
+
+
+def ukernel_peak(dtype="float32", seconds=0.2):
+    """GFLOP/s of the active micro-kernel alone on panels that stay in L1/L2, one thread: the
+    ceiling of c_simd's share of fma_peak."""
+    return _require_ckernels().ukernel_peak(_itemsize(dtype), seconds)
+
+
+def triad_bandwidth(elements=1 << 25, threads=1, repeats=5):
+    """Best STREAM-like triad bandwidth in GB/s (csrc/stream.c)."""
+    return _require_ckernels().triad_bandwidth(elements, threads, repeats)
+
+
+_overrides = {}  # itemsize -> (mc, kc, nc, kb, nb) in force
+
+
+def _set_blocking(size, mc=0, kc=0, nc=0, kb=0, nb=0):
+    ck = _require_ckernels()
+    ck.set_gemm_blocking(size, mc, kc, nc)
+    ck.set_blocked_tiles(size, kb, nb)
+    _overrides[size] = (mc, kc, nc, kb, nb)
+
+
+@contextlib.contextmanager
+def blocking_override(dtype, mc=0, kc=0, nc=0, kb=0, nb=0):
+    """Within the block, c_simd/c_omp use these MC, KC, NC and c_blocked, cy_blocked and
+    cy_prange these KB, NB for `dtype` (0 keeps the model's size), on every thread: for
+    tuning sweeps and tests. Process-wide; restores the sizes in force before it."""
+    size = _itemsize(dtype)
+    before = _overrides.get(size, (0, 0, 0, 0, 0))
+    _set_blocking(size, mc, kc, nc, kb, nb)
+    try:
+        yield
+    finally:
+        _set_blocking(size, *before)
 
 
 def _require_ckernels():
@@ -117,7 +185,8 @@ def build_info():
             "active": ck.active_isa() if ck else "unknown",
         },
         "cpu": {**_cpu_facts(), "cores": os.cpu_count(), "default_threads": default_threads(),
-                "caches": ck.cache_bytes() if ck else {}},
+                "caches": ck.cache_bytes() if ck else {},
+                "cache_geometry": ck.cache_geometry() if ck else {}},
         "blocking": {},
         "extension_error": _registry._C_MISSING,
     }

@@ -5,20 +5,41 @@ experiments/ladder.py all run main().
     matmul-ladder                              # full ladder at n = 1024 plus a sweep, < 10 min
     matmul-ladder --sizes 64:4096 --dtype float32 --threads 1,2 --shape 1x25600x100
     matmul-ladder --from-csv results/RUN/ladder.csv   # rebuild plots and report only
+
+Every option is checked before anything is measured: a bad one ends the command with a
+one-line message on stderr and exit status 2, never a traceback.
 """
 import argparse
 import json
+import math
 import os
 import shlex
 import sys
 import time
 
 from . import report
-from ._threads import cores
+from ._threads import MAX_THREADS, cores
 from .harness import Config, CsvLog, Harness
 
 QUICK = dict(sizes=[128, 256, 512], budget=2.0, min_time=0.1)
 DEFAULT = dict(sizes=[64, 128, 256, 512, 1024, 2048], budget=10.0, min_time=0.5)
+PROG = "matmul-ladder"
+
+
+class UsageError(Exception):
+    """A bad option: reported as one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def _int(text, what):
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} {text.strip()!r} is not a whole number") from None
 
 
 def parse_sizes(text):
@@ -26,7 +47,8 @@ def parse_sizes(text):
     sizes = []
     for part in text.split(","):
         if ":" in part:
-            lo, hi = (int(x) for x in part.split(":"))
+            lo, _, hi = part.partition(":")
+            lo, hi = _int(lo, "size"), _int(hi, "size")
             if lo < 1 or hi < lo:
                 raise argparse.ArgumentTypeError(f"bad range {part!r}: want LO:HI with 1 <= LO <= HI")
             n = lo
@@ -34,34 +56,54 @@ def parse_sizes(text):
                 sizes.append(n)
                 n *= 2
         else:
-            sizes.append(int(part))
+            sizes.append(_int(part, "size"))
     if any(n < 1 for n in sizes):
         raise argparse.ArgumentTypeError("sizes must be >= 1")
     return sorted(set(sizes))
 
 
 def parse_shape(text):
-    """'MxKxN' (a is M x K, b is K x N) -> (M, N, K)."""
-    try:
-        m, k, n = (int(x) for x in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad shape {text!r}: want MxKxN, e.g. 1x25600x100") from None
+    """'MxKxN' (a is M x K, b is K x N) -> (M, K, N), the order of the text."""
+    parts = text.lower().split("x")
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError(f"bad shape {text!r}: want MxKxN, e.g. 1x25600x100")
+    m, k, n = (_int(x, f"in shape {text!r}, dimension") for x in parts)
     if min(m, k, n) < 1:
         raise argparse.ArgumentTypeError(f"bad shape {text!r}: dimensions must be >= 1")
-    return (m, n, k)
+    return (m, k, n)
 
 
 def parse_threads(text):
     out = set()
     for part in text.split(","):
-        out.add(cores() if part.strip() == "all" else int(part))
-    if min(out) < 1:
-        raise argparse.ArgumentTypeError("thread counts must be >= 1")
+        out.add(cores() if part.strip() == "all" else _int(part, "thread count"))
+    if min(out) < 1 or max(out) > MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"thread counts must be between 1 and {MAX_THREADS}")
     return sorted(out)
 
 
+def _seconds(what, allow_zero):
+    def parse(text):
+        try:
+            x = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} {text!r} is not a number of seconds") from None
+        if not math.isfinite(x) or x < 0 or (x == 0 and not allow_zero):
+            raise argparse.ArgumentTypeError(f"{what} must be a finite number of seconds "
+                                             f"{'>= 0' if allow_zero else '> 0'}, got {text}")
+        return x
+    return parse
+
+
+def _positive_int(text):
+    n = _int(text, "size")
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"size must be >= 1, got {n}")
+    return n
+
+
 def build_parser():
-    p = argparse.ArgumentParser(prog="matmul-ladder", description=(
+    p = Parser(prog=PROG, description=(
         "Time every matmul kernel of the ladder against NumPy, PyTorch and CuPy; write a CSV, "
         "machine.json, plots and REPORT.md under results/<run>/."))
     p.add_argument("--quick", action="store_true",
@@ -74,21 +116,81 @@ def build_parser():
     p.add_argument("--dtype", choices=["float32", "float64", "both"], default="both")
     p.add_argument("--threads", type=parse_threads, default=None,
                    help="thread counts for parallel kernels, e.g. '1,2' or '1,all' (default 1,all)")
-    p.add_argument("--budget", type=float, help="seconds one call may take before a kernel stops "
-                   f"growing (default {DEFAULT['budget']:g}; the course capped runs at 60 s)")
-    p.add_argument("--min-time", type=float, help="seconds of repeats per measurement")
+    p.add_argument("--budget", type=_seconds("--budget", False),
+                   help=f"seconds one call may take before a kernel stops growing (default "
+                        f"{DEFAULT['budget']:g}; the course capped runs at 60 s)")
+    p.add_argument("--min-time", type=_seconds("--min-time", True),
+                   help="seconds of repeats per measurement")
     p.add_argument("--kernels", help="comma-separated kernel names (default: all)")
-    p.add_argument("--ladder-size", type=int, help="n of the ladder table (default 1024, or the largest)")
+    p.add_argument("--ladder-size", type=_positive_int,
+                   help="n of the ladder table (default 1024, or the largest)")
     p.add_argument("--tf32", action="store_true", help="let cuBLAS use TF32 (default: true FP32)")
-    p.add_argument("--out", help="output folder (default results/<date-time>)")
+    p.add_argument("--out", help="output folder, new or empty (default results/<date-time>)")
     p.add_argument("--from-csv", metavar="CSV", help="rebuild plots and REPORT.md from a CSV; no measuring")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
 
+MEASURING_OPTIONS = ("quick", "sizes", "shape", "threads", "budget", "min_time", "kernels", "tf32")
+
+
+def _memory_bytes():
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_args(args):
+    """Raise UsageError for any option outside its domain, before anything is measured."""
+    if args.from_csv:
+        given = [f"--{o.replace('_', '-')}" for o in MEASURING_OPTIONS
+                 if getattr(args, o) not in (None, False, [])]
+        if given or args.dtype != "both":
+            given += ["--dtype"] if args.dtype != "both" else []
+            raise UsageError(f"--from-csv rebuilds a report without measuring; it takes only "
+                             f"--out and --ladder-size, not {', '.join(given)}")
+        if not os.path.isfile(args.from_csv):
+            raise UsageError(f"--from-csv: no such file: {args.from_csv}")
+        try:
+            rows = report.load_csv(args.from_csv)
+        except (OSError, ValueError, KeyError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--from-csv: {args.from_csv} is not a ladder CSV ({exc})") from None
+        if not rows:
+            raise UsageError(f"--from-csv: {args.from_csv} holds no rows")
+        sizes = sorted({r["N"] for r in rows if r["M"] == r["N"] == r["K"]})
+    else:
+        base = QUICK if args.quick else DEFAULT
+        sizes = args.sizes or base["sizes"]
+        if args.kernels is not None:
+            from . import _registry
+            names = [k.strip() for k in args.kernels.split(",") if k.strip()]
+            if not names:
+                raise UsageError("--kernels: give at least one kernel name")
+            unknown = [n for n in names if n not in _registry.BY_NAME]
+            if unknown:
+                raise UsageError(f"--kernels: unknown kernel {', '.join(map(repr, unknown))}; "
+                                 f"choose from: {', '.join(_registry.BY_NAME)}")
+        memory = _memory_bytes()
+        dims = [(n, n, n) for n in sizes] + list(args.shape)
+        itemsize = 4 if args.dtype == "float32" else 8
+        biggest = max(itemsize * (m * k + k * n + 3 * m * n) for m, k, n in dims)
+        if memory and biggest > memory:
+            raise UsageError(f"the largest size needs {biggest / 2**30:.1f} GiB for its operands "
+                             f"and results, more than this machine's {memory / 2**30:.1f} GiB")
+    if args.ladder_size is not None and args.ladder_size not in sizes:
+        raise UsageError(f"--ladder-size {args.ladder_size} is not one of the square sizes "
+                         f"{', '.join(map(str, sizes))}")
+    if args.out is not None:
+        if os.path.exists(args.out) and not os.path.isdir(args.out):
+            raise UsageError(f"--out: {args.out} exists and is not a folder")
+        if not args.from_csv and os.path.isdir(args.out) and os.listdir(args.out):
+            raise UsageError(f"--out: {args.out} is not empty; choose a new folder")
+
+
 def config_from_args(args):
     base = QUICK if args.quick else DEFAULT
-    names = [k.strip() for k in args.kernels.split(",")] if args.kernels else None
+    names = [k.strip() for k in args.kernels.split(",") if k.strip()] if args.kernels else None
     return Config(
         sizes=args.sizes or base["sizes"], shapes=args.shape,
         dtypes=["float32", "float64"] if args.dtype == "both" else [args.dtype],
@@ -99,8 +201,22 @@ def config_from_args(args):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    command = "matmul-ladder " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = build_parser().parse_args(argv)
+        check_args(args)
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc} (see {PROG} --help)", file=sys.stderr)
+        return 2
+    command = f"{PROG} " + " ".join(shlex.quote(a) for a in argv)
+    try:
+        return run(args, command)
+    except OSError as exc:  # a full disk, a folder that cannot be written
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def run(args, command):
     if args.from_csv:
         path, plots = report.build(args.from_csv, args.out, size=args.ladder_size)
         print(report.console_tables(report.load_csv(args.from_csv), args.ladder_size))
@@ -110,10 +226,6 @@ def main(argv=None):
         os.environ["CUPY_TF32"] = "1"
         os.environ["MATMUL_LADDER_TF32"] = "1"
     cfg = config_from_args(args)
-    if cfg.kernels:
-        from . import _registry
-        for name in cfg.kernels:
-            _registry.get(name)  # unknown names fail here, before any measuring
 
     from . import machine
     run_id = time.strftime("%Y%m%d-%H%M%S")
@@ -126,7 +238,7 @@ def main(argv=None):
     harness = Harness(cfg, log=log, run_id=run_id)
     print(f"NumPy's BLAS: {machine.blas_label()}; SIMD micro-kernel: "
           f"{machine.build_info()['simd']['active']}")
-    print(f"matmul-ladder: {len(harness.kernels)} kernels, sizes {list(cfg.sizes)}"
+    print(f"{PROG}: {len(harness.kernels)} kernels, sizes {list(cfg.sizes)}"
           f"{' + ' + str(list(cfg.shapes)) if cfg.shapes else ''}, {', '.join(cfg.dtypes)}, "
           f"threads {list(cfg.threads)}, budget {cfg.budget:g} s/call -> {out_dir}/", flush=True)
     bar = None

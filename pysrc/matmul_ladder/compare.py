@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Dict
 
+import numpy as np
+
 from .check import Reference
 from .timing import Timing, repeat_count
 
@@ -63,3 +65,16 @@ def _block(f, a, b, block_time):
         if block_time <= 0 or (len(times) >= 3 and time.perf_counter() - start >= block_time):
             break
     return times[0] if block_time <= 0 else statistics.median(times[1:])
+
+
+def checked_seconds(kernel, n, dtype, threads=1, min_time=0.3):
+    """Median seconds of one call of `kernel` on random n x n operands, its answer checked
+    first; None if the kernel is unavailable here."""
+    from . import _api
+    if not next(k.available for k in _api.kernels() if k.name == kernel):
+        return None
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(-1, 1, (n, n)).astype(dtype), rng.uniform(-1, 1, (n, n)).astype(dtype)
+    with _api.bind(kernel, threads) as f:
+        return race(a, b, {kernel: f}, baseline=kernel, min_time=min_time,
+                    min_rounds=3).timings[kernel].median

@@ -17,6 +17,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from . import _registry, timing
+from .timing import gflops, matmul_flops
 from ._threads import cores
 from .check import Reference
 
@@ -28,7 +29,7 @@ COLUMNS = ["run", "kernel", "language", "rung", "device", "mode", "dtype", "M", 
 @dataclass
 class Config:
     sizes: Sequence[int] = (64, 128, 256, 512, 1024, 2048)
-    shapes: Sequence[Tuple[int, int, int]] = ()  # extra (M, N, K), e.g. (1, 100, 25600)
+    shapes: Sequence[Tuple[int, int, int]] = ()  # extra (M, K, N), e.g. (1, 25600, 100)
     dtypes: Sequence[str] = ("float32", "float64")
     threads: Sequence[int] = field(default_factory=lambda: sorted({1, cores()}))
     budget: float = 10.0     # seconds one call may take before the kernel stops growing
@@ -38,11 +39,8 @@ class Config:
 
     def all_shapes(self):
         square = [(n, n, n) for n in self.sizes]
-        return sorted(set(square) | set(map(tuple, self.shapes)), key=lambda s: (s[0] * s[1] * s[2], s))
-
-
-def flops(m, n, k):
-    return 2.0 * m * n * k
+        return sorted(set(square) | set(map(tuple, self.shapes)),
+                      key=lambda s: (matmul_flops(*s), s))
 
 
 def measure_peaks(dtypes, threads):
@@ -116,7 +114,7 @@ class Harness:
         rng = np.random.default_rng(self.cfg.seed)
         jobs = _jobs(self.kernels, self.cfg.threads)
         for dtype in self.cfg.dtypes:
-            for m, n, k in self.cfg.all_shapes():
+            for m, k, n in self.cfg.all_shapes():
                 a = rng.uniform(-1, 1, (m, k)).astype(dtype)
                 b = rng.uniform(-1, 1, (k, n)).astype(dtype)
                 ref = Reference(a, b)
@@ -147,12 +145,12 @@ class Harness:
                    mode=mode, dtype=a.dtype.name, M=m, N=n, K=k, threads=threads,
                    status=status, note=note)
         if t is not None:
-            gflops = flops(m, n, k) / t.median / 1e9 if t.median > 0 else float("inf")
+            speed = gflops(matmul_flops(m, k, n), t.median)
             row.update(median_s=f"{t.median:.6g}", min_s=f"{t.min:.6g}", max_s=f"{t.max:.6g}",
-                       repeats=t.repeats, gflops=f"{gflops:.4g}")
+                       repeats=t.repeats, gflops=f"{speed:.4g}")
             peak = self.peaks.get((a.dtype.name, threads))
             if peak and kernel.device == "cpu":
-                row.update(peak_gflops=f"{peak:.4g}", pct_peak=f"{100 * gflops / peak:.3g}")
+                row.update(peak_gflops=f"{peak:.4g}", pct_peak=f"{100 * speed / peak:.3g}")
         return row
 
     def measure(self, kernel, threads, mode, a, b, ref):
@@ -165,7 +163,7 @@ class Harness:
                 return None
             self.unavailable.add(kernel.name)
             return self._row(kernel, threads, mode, a, b, "unavailable", note=reason)
-        work = flops(a.shape[0], b.shape[1], a.shape[1])
+        work = matmul_flops(a.shape[0], a.shape[1], b.shape[1])
         if key in self.stopped:
             return self._row(kernel, threads, mode, a, b, "skipped", note=self.stopped[key])
         if key in self.last:

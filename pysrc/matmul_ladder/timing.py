@@ -13,6 +13,17 @@ import time
 from dataclasses import dataclass
 
 
+def matmul_flops(m, k, n):
+    """Floating-point operations of an (M x K) @ (K x N) product: one multiply and one add
+    per term."""
+    return 2.0 * m * k * n
+
+
+def gflops(flops, seconds):
+    """GFLOP/s of `flops` operations in `seconds` (inf for a time too short to measure)."""
+    return flops / seconds / 1e9 if seconds > 0 else float("inf")
+
+
 @dataclass
 class Timing:
     median: float
@@ -34,13 +45,25 @@ def repeat_count(first_call_s, min_time, budget, min_repeats=3, max_repeats=1000
     return max(1, min(wanted, affordable, max_repeats))
 
 
-def time_host(call, first_call_s, min_time, budget):
+def host_samples(call, count):
+    """Seconds of `count` calls, each timed alone on the host clock."""
     samples = []
-    for _ in range(repeat_count(first_call_s, min_time, budget)):
+    for _ in range(count):
         t0 = time.perf_counter()
         call()
         samples.append(time.perf_counter() - t0)
-    return Timing.of(samples)
+    return samples
+
+
+def time_host(call, first_call_s, min_time, budget):
+    """After a first call that took first_call_s: repeats filling min_time within budget."""
+    return Timing.of(host_samples(call, repeat_count(first_call_s, min_time, budget)))
+
+
+def time_call(call, min_time=0.2, budget=60.0):
+    """Warm up with one call, then time_host: for a call whose answer was already checked."""
+    first = host_samples(call, 1)[0]
+    return time_host(call, first, min_time, budget)
 
 
 def time_torch(call, min_time, threads):
@@ -51,9 +74,15 @@ def time_torch(call, min_time, threads):
     return Timing(m.median, min(m.times), max(m.times), len(m.times))
 
 
-def time_cupy(call, first_call_s, min_time, budget, host_clock=False):
+def time_gpu(call, repeats, warmup=3, host_clock=False, args=()):
+    """CUDA events around each call (cupyx.profiler.benchmark), or the host clock for calls
+    that end with their result on the host (copies included)."""
     from cupyx.profiler import benchmark
-    n = repeat_count(first_call_s, min_time, budget)
-    result = benchmark(call, n_repeat=n, n_warmup=1)
+    result = benchmark(call, args, n_repeat=repeats, n_warmup=warmup)
     samples = result.cpu_times if host_clock else result.gpu_times[0]
     return Timing.of([float(s) for s in samples])
+
+
+def time_cupy(call, first_call_s, min_time, budget, host_clock=False):
+    return time_gpu(call, repeat_count(first_call_s, min_time, budget), warmup=1,
+                    host_clock=host_clock)

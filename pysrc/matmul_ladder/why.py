@@ -9,25 +9,25 @@
 - Roofline: FMA peak and triad bandwidth measured here; each rung at its arithmetic intensity.
 - The gap decomposition from c_naive to NumPy, step by step, with the evidence of each step.
 
-Note: valgrind 3.19 does not emulate AVX-512 and hides it from CPUID, so under cachegrind the
-dispatcher picks the AVX2 micro-kernel; the timings outside valgrind use the best ISA.
+The parts: cachegrind.py (counters), disasm.py (the ISA column), why_plots.py (plots); this
+module runs the study, reads the verdicts from the numbers and writes WHY.md.
 """
 import csv
 import math
 import os
-import re
-import subprocess
+import shutil
 import sys
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import _registry
+from . import _api
 from ._threads import cores
-from .compare import race
-
-ISA_ORDER = ["scalar", "SSE 128-bit", "AVX 256-bit", "AVX-512"]
-FP_ARITH = re.compile(r"^v?(add|sub|mul|div|fmadd\d*|fnmadd\d*|fmsub\d*|fnmsub\d*)(ss|sd|ps|pd)$")
+from .cachegrind import cachegrind_counts
+from .compare import checked_seconds as seconds
+from .disasm import isa_column
+from .timing import gflops, matmul_flops
+from .why_plots import plots, roofline_points
 MECHANISM = {
     "c_ikj": "loop order: unit-stride B and C (cache lines used whole), SSE2 vectorisation",
     "c_blocked": "cache blocking: a tile of B reused from L2 by every row",
@@ -37,209 +37,7 @@ MECHANISM = {
 }
 
 
-# ---- machine facts ----------------------------------------------------------------------
-def cache_geometry():
-    """{'L1d': (size, assoc, line), 'L2': ..., 'L3': ...} from sysfs, or {} if unreadable."""
-    out = {}
-    base = "/sys/devices/system/cpu/cpu0/cache"
-    try:
-        for index in sorted(os.listdir(base)):
-            if not index.startswith("index"):
-                continue
-            read = lambda name: open(os.path.join(base, index, name)).read().strip()
-            level, kind = read("level"), read("type")
-            if kind == "Instruction":
-                continue
-            size = int(read("size").rstrip("K")) * 1024
-            name = "L1d" if level == "1" else f"L{level}"
-            out[name] = (size, int(read("ways_of_associativity")), int(read("coherency_line_size")))
-    except (OSError, ValueError):
-        return {}
-    return out
-
-
-# ---- cachegrind -------------------------------------------------------------------------
-def parse_cachegrind(text):
-    """{event: total} from a cachegrind.out file's 'events:' and 'summary:' lines."""
-    events = summary = None
-    for line in text.splitlines():
-        if line.startswith("events:"):
-            events = line.split()[1:]
-        elif line.startswith("summary:"):
-            summary = [int(x) for x in line.split()[1:]]
-    if not events or not summary:
-        raise ValueError("not a cachegrind output: no events/summary lines")
-    return dict(zip(events, summary))
-
-
-def _cachegrind(kernel, n, dtype, geometry, workdir):
-    """{event: total} of one driver run under cachegrind (geometry: ((flag, size, assoc, line), ...))."""
-    out = os.path.join(workdir, f"cg.{kernel}.{n}.{dtype}")
-    cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", f"--cachegrind-out-file={out}"]
-    cmd += [f"{flag}={size},{assoc},{line}" for flag, size, assoc, line in geometry]
-    cmd += [sys.executable, "-m", "matmul_ladder._cg_driver", kernel, str(n), dtype]
-    subprocess.run(cmd, check=True, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
-    with open(out) as f:
-        return parse_cachegrind(f.read())
-
-
-_baselines = {}
-
-
-def cachegrind_counts(kernel, n, dtype, geometry, workdir):
-    """Counts for one call of `kernel`, less the driver's baseline (run once per size)."""
-    flags = tuple((flag, *geometry[level]) for flag, level in (("--D1", "L1d"), ("--LL", "L2"))
-                  if level in geometry)
-    key = (n, dtype, flags, workdir)
-    if key not in _baselines:
-        _baselines[key] = _cachegrind("none", n, dtype, flags, workdir)
-    base, total = _baselines[key], _cachegrind(kernel, n, dtype, flags, workdir)
-    return {k: total[k] - base.get(k, 0) for k in total}
-
-
-# ---- objdump ----------------------------------------------------------------------------
-@dataclass
-class Instruction:
-    address: int
-    mnemonic: str
-    operands: str
-
-
-@dataclass
-class LoopFacts:
-    isa: str          # width of the accumulating instructions (add/sub/FMA): the loop's real width
-    fma: bool
-    fp_ops: int
-    mul_isa: str = ""  # set where the multiplies are wider than the adds (vectorised multiply only)
-    stack_stores: int = 0  # vector registers stored to the stack in the loop: spilled accumulators
-
-    def label(self):
-        text = self.isa + (" + FMA" if self.fma else "")
-        text += f" (multiplies {self.mul_isa})" if self.mul_isa else ""
-        return text + (f", {self.stack_stores} vector stores to the stack" if self.stack_stores else "")
-
-
-def parse_objdump(text):
-    """{function: [Instruction]} from `objdump -d --no-show-raw-insn`."""
-    functions, current = {}, None
-    head = re.compile(r"^([0-9a-f]+) <(.+)>:$")
-    body = re.compile(r"^\s+([0-9a-f]+):\s+(\S+)\s*(.*)$")
-    for line in text.splitlines():
-        m = head.match(line)
-        if m:
-            current = functions.setdefault(m.group(2), [])
-            continue
-        m = body.match(line)
-        if m and current is not None:
-            current.append(Instruction(int(m.group(1), 16), m.group(2), m.group(3)))
-    return functions
-
-
-def width(ins):
-    """(isa rank, is_fma, is_multiply) of a floating-point arithmetic instruction, or None."""
-    m = FP_ARITH.match(ins.mnemonic)
-    if not m:
-        return None
-    op = m.group(1)
-    fma = op.startswith(("fm", "fnm"))
-    if "%zmm" in ins.operands:
-        rank = 3
-    elif "%ymm" in ins.operands:
-        rank = 2
-    else:
-        rank = 1 if m.group(2) in ("ps", "pd") else 0
-    return rank, fma, op in ("mul", "div")
-
-
-def spill(ins):
-    """True for a vector register stored to the stack (AT&T order: source, destination)."""
-    return (ins.mnemonic.startswith("vmov") and bool(re.match(r"%[xyz]mm\d+,", ins.operands))
-            and ins.operands.endswith("(%rsp)"))
-
-
-def hot_loop(instructions):
-    """The innermost loop (a backward jump's range, holding no other loop) that does floating-
-    point work, preferring the widest accumulation, then the most such instructions. Returns its
-    LoopFacts, or None. Widest first because compilers keep a scalar copy of a vectorised loop
-    (for the remainder, or when a run-time alias check fails) with as many instructions."""
-    loops = []
-    for ins in instructions:
-        if ins.mnemonic.startswith("j"):
-            target = re.match(r"([0-9a-f]+)", ins.operands)
-            if target and int(target.group(1), 16) <= ins.address:
-                loops.append((int(target.group(1), 16), ins.address))
-    inner = [l for l in loops if not any(o != l and l[0] <= o[0] and o[1] <= l[1] for o in loops)]
-    best, best_key = None, None
-    for start, end in inner:
-        kinds = [k for k in (width(i) for i in instructions if start <= i.address <= end) if k]
-        acc = [k for k in kinds if not k[2]]
-        if not acc:
-            continue
-        acc_rank = max(k[0] for k in acc)
-        mul_rank = max((k[0] for k in kinds if k[2]), default=-1)
-        facts = LoopFacts(ISA_ORDER[acc_rank], any(k[1] for k in kinds), len(kinds),
-                          ISA_ORDER[mul_rank] if mul_rank > acc_rank else "",
-                          sum(spill(i) for i in instructions if start <= i.address <= end))
-        key = (acc_rank, len(kinds))
-        if best_key is None or key > best_key:
-            best, best_key = facts, key
-    return best
-
-
-def rung_symbols(kernel, dtype, isa):
-    """(extension module, function-name pattern) of a rung's compiled code."""
-    s = "s" if dtype == "float32" else "d"
-    if kernel.startswith("c_"):
-        rung = kernel[2:]
-        if rung in ("simd", "omp"):
-            tiles = {("avx2", "s"): "6x16", ("avx2", "d"): "6x8",
-                     ("avx512", "s"): "12x32", ("avx512", "d"): "12x16"}
-            return "_ckernels", f"^ukernel_{isa}_{tiles[isa, s]}$"
-        return "_ckernels", f"^mm_{rung}_{s}$"
-    fuse = "0" if dtype == "float32" else "1"
-    return f"_{kernel}", rf"__pyx_fuse_{fuse}.*matmul|sweep_tile|__pyx_f.*_{fuse}"
-
-
-def isa_column(kernels, dtype, isa):
-    """{kernel: LoopFacts or None} from objdump of the built extensions."""
-    dumps = {}
-    return {kernel: symbol_facts(*rung_symbols(kernel, dtype, isa), dumps) for kernel in kernels}
-
-
-def symbol_facts(module, pattern, dumps=None):
-    """LoopFacts of the widest hot loop among the functions of matmul_ladder.<module> whose
-    names match `pattern`, or None. dumps: a cache of parsed objdump output per file."""
-    import importlib
-    dumps = {} if dumps is None else dumps
-    try:
-        path = importlib.import_module(f"matmul_ladder.{module}").__file__
-    except ImportError:
-        return None
-    if path not in dumps:
-        text = subprocess.run(["objdump", "-d", "--no-show-raw-insn", path], capture_output=True, text=True).stdout
-        dumps[path] = parse_objdump(text)
-    best = None
-    for name, ins in dumps[path].items():
-        if re.search(pattern, name):
-            facts = hot_loop(ins)
-            if facts and (best is None or (ISA_ORDER.index(facts.isa), facts.fp_ops) >
-                          (ISA_ORDER.index(best.isa), best.fp_ops)):
-                best = facts
-    return best
-
-
 # ---- timing -----------------------------------------------------------------------------
-def seconds(kernel, n, dtype, threads=1, min_time=0.3):
-    """Median seconds of one checked call, or None if the kernel is unavailable."""
-    k = _registry.get(kernel)
-    if k.availability():
-        return None
-    rng = np.random.default_rng(0)
-    a, b = rng.uniform(-1, 1, (n, n)).astype(dtype), rng.uniform(-1, 1, (n, n)).astype(dtype)
-    with k.bind(threads) as f:  # race() checks the answer before it times anything
-        return race(a, b, {kernel: f}, baseline=kernel, min_time=min_time, min_rounds=3).timings[kernel].median
-
-
 def scaling(n, dtype, kernels=("c_omp", "cy_prange", "numpy")):
     """[(kernel, threads, seconds)] for threads 1..nproc; kernels take turns at each count, so
     that a passing disturbance does not land on one kernel's whole curve."""
@@ -277,14 +75,19 @@ COUNTER_RUNGS = ["c_naive", "c_ikj", "c_blocked", "c_simd", "cy_naive", "cy_ikj"
 CHAIN = ["c_naive", "c_ikj", "c_blocked", "c_simd", "numpy"]
 
 
+def cache_geometry():
+    """{'L1d': (size, ways, line), 'L2': ..., 'L3': ...} as the kernels read them."""
+    info = _api.build_info()["cpu"]
+    return {level: tuple(v) for level, v in info.get("cache_geometry", {}).items()}
+
+
 def study(cfg, workdir, log=print):
     """Measure everything; returns a dict of plain data (also what why.csv holds)."""
     r = {"config": cfg.__dict__, "geometry": cache_geometry(), "cores": cores()}
-    from . import _ckernels
-    isa = _ckernels.active_isa()
+    isa = _api.build_info()["simd"]["active"]
     r["isa"] = isa
-    has_valgrind = subprocess.run(["which", "valgrind"], capture_output=True).returncode == 0
-    flops = lambda n: 2.0 * n ** 3
+    has_valgrind = shutil.which("valgrind") is not None
+    flops = lambda n: matmul_flops(n, n, n)
     if "counters" in cfg.only and has_valgrind:
         r["counters"] = {}
         for kernel in COUNTER_RUNGS + ["numpy"]:
@@ -292,7 +95,7 @@ def study(cfg, workdir, log=print):
             c = cachegrind_counts(kernel, cfg.n_counters, cfg.dtype, r["geometry"], workdir)
             r["counters"][kernel] = {k: v / flops(cfg.n_counters) for k, v in c.items()}
     if "cliff" in cfg.only:
-        r["cliff_time"] = {k: [(n, flops(n) / seconds(k, n, cfg.dtype) / 1e9) for n in cfg.cliff_sizes]
+        r["cliff_time"] = {k: [(n, gflops(flops(n), seconds(k, n, cfg.dtype))) for n in cfg.cliff_sizes]
                            for k in ("c_ikj", "c_blocked")}
         if has_valgrind:
             r["cliff_counters"] = {}
@@ -310,9 +113,8 @@ def study(cfg, workdir, log=print):
         r["scaling"] = scaling(cfg.n_scaling, cfg.dtype)
     if "roofline" in cfg.only:
         log("peak and bandwidth")
-        item = np.dtype(cfg.dtype).itemsize
-        r["peak"] = {t: _ckernels.fma_peak(item, t, 0.3) for t in (1, cores())}
-        r["bandwidth"] = {t: _ckernels.triad_bandwidth(1 << 25, t, 5) for t in (1, cores())}
+        r["peak"] = {t: _api.fma_peak(cfg.dtype, t, 0.3) for t in (1, cores())}
+        r["bandwidth"] = {t: _api.triad_bandwidth(1 << 25, t, 5) for t in (1, cores())}
         r["times"] = {}
         for k in CHAIN + ["cy_naive", "cy_ikj", "cy_blocked"]:
             log(f"time {k} n={cfg.n_time}")
@@ -378,73 +180,6 @@ def write_csv(r, path):
 
 
 # ---- plots and the note -----------------------------------------------------------------
-def plots(r, out_dir):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    files = []
-    dtype = r["config"]["dtype"]
-    if r.get("cliff_time"):
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        for k, pts in r["cliff_time"].items():
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=k)
-        l2 = r["geometry"].get("L2", (0,))[0]
-        if l2:
-            n_l2 = math.sqrt(l2 / np.dtype(dtype).itemsize)
-            ax.axvline(n_l2, color="grey", ls="--")
-            ax.text(n_l2, ax.get_ylim()[0], " B = L2", color="grey", va="bottom")
-        ax.set(xscale="log", xlabel="n", ylabel="GFLOP/s", title=f"The cliff: B outgrows L2 ({dtype}, 1 thread)")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(os.path.join(out_dir, "cliff.png"), dpi=110)
-        plt.close(fig)
-        files.append("cliff.png")
-    if r.get("scaling"):
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        for k in dict.fromkeys(x[0] for x in r["scaling"]):
-            pts = [(t, s) for kk, t, s in r["scaling"] if kk == k]
-            base = pts[0][1]
-            ax.plot([p[0] for p in pts], [base / p[1] for p in pts], "o-", label=k)
-        top = max(x[1] for x in r["scaling"])
-        ax.plot([1, top], [1, top], "k:", label="ideal")
-        ax.set(xlabel="threads", ylabel="speed-up over 1 thread",
-               title=f"Scaling, n = {r['config']['n_scaling']}, {dtype}, {r['cores']} cores")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(os.path.join(out_dir, "scaling.png"), dpi=110)
-        plt.close(fig)
-        files.append("scaling.png")
-    points = roofline_points(r)
-    if points and r.get("peak") and r.get("bandwidth"):
-        fig, ax = plt.subplots(figsize=(7, 5))
-        peak, bw = r["peak"][1], r["bandwidth"][1]
-        x = np.logspace(-2, 3, 200)
-        ax.plot(x, np.minimum(peak, bw * x), "k-", label=f"1 thread: peak {peak:.0f} GFLOP/s, triad {bw:.0f} GB/s")
-        for k, ai, g in points:
-            ax.plot(ai, g, "o")
-            ax.annotate(k, (ai, g), fontsize=8, xytext=(3, 3), textcoords="offset points")
-        ax.set(xscale="log", yscale="log", xlabel="arithmetic intensity (FLOP per byte missed in L2)",
-               ylabel="GFLOP/s", title=f"Roofline ({dtype}, 1 thread)")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(os.path.join(out_dir, "roofline.png"), dpi=110)
-        plt.close(fig)
-        files.append("roofline.png")
-    return files
-
-
-def roofline_points(r):
-    """[(kernel, FLOP per byte beyond L2, GFLOP/s at n_time)]."""
-    out = []
-    n = r["config"]["n_time"]
-    for k, c in r.get("counters", {}).items():
-        misses = c.get("DLmr", 0) + c.get("DLmw", 0)
-        s = r.get("times", {}).get(k)
-        if misses > 0 and s:
-            out.append((k, 1.0 / (64 * misses), 2.0 * n ** 3 / s / 1e9))
-    return out
-
-
 def _table(header, rows):
     from .report import markdown_table
     return markdown_table(header, rows)
@@ -529,7 +264,7 @@ def scaling_section(title, n, rows):
         by.setdefault(k, []).append((t, s))
     top = max(t for _, t, _ in rows)
     lines = [f"## {title}", "", _table(["kernel"] + [f"{t} thr" for t in range(1, top + 1)],
-             [[k] + [f"{2.0 * n ** 3 / s / 1e9:.3g}" for t, s in pts] for k, pts in by.items()]), ""]
+             [[k] + [f"{gflops(matmul_flops(n, n, n), s):.3g}" for t, s in pts] for k, pts in by.items()]), ""]
     eff = [f"{k}: {pts[0][1] / pts[-1][1]:.2g}x on {pts[-1][0]} threads "
            f"({100 * pts[0][1] / pts[-1][1] / pts[-1][0]:.0f}% efficiency)" for k, pts in by.items()]
     return lines + ["GFLOP/s at n = %d. Speed-up at the most threads: %s." % (n, "; ".join(eff)), ""]
