@@ -29,6 +29,9 @@ static int make_plan(gemm_plan *plan, int isa, size_t M, size_t N)
     else
         return -1;
     plan->bs = ladder_gemm_blocking(sizeof(real), isa);
+    if (M <= plan->bs.mc) /* one block of A: each B panel is read once, just after packing */
+        plan->bs.nc = ladder_one_block_nc(&plan->bs, sizeof(real), M);
+    (void)N;
     return 0;
 }
 

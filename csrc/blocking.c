@@ -21,6 +21,9 @@
  *   NC (L3): the KC x NC panel of B shares L3 with the A block:
  *       C_B3 = W3 - 1 - ceil(MC * KC * S / way3), NC = C_B3 * way3 / (KC * S), a multiple of
  *       NR, at most NC_MAX (a VM may report its host's whole L3).
+ *   One block of A (M <= MC): each B panel is read once, just after it is packed, so NC
+ *       shrinks until the panel fits in the L2 ways the A block and C leave
+ *       (ladder_one_block_nc): the micro-kernel then reads it from L2, not L3.
  *   c_blocked (rung 3) keeps a row segment of C (NB values) in half of L1's ways but one,
  *       and a KB x NB tile of B in L2's ways but one.
  * ladder_gemm_model is the model alone, on any cache table; ladder_gemm_blocking applies it
@@ -79,6 +82,18 @@ ladder_blocking ladder_gemm_model(size_t elem, size_t mr, size_t nr, const ladde
     const size_t nc = b.ways_b_l3 * way_bytes(l3) / (b.kc * elem);
     b.nc = round_down(nc < NC_MAX ? nc : NC_MAX, nr, nr);
     return b;
+}
+
+size_t ladder_one_block_nc(const ladder_blocking *b, size_t elem, size_t m)
+{
+    if (b->overridden)
+        return b->nc;
+    const ladder_cache l2 = ladder_cache_info(2);
+    const size_t w2 = l2.ways > 2 ? l2.ways : 3;
+    const size_t a_ways = ceil_div((m < b->mc ? m : b->mc) * b->kc * elem, way_bytes(&l2));
+    const size_t b_ways = w2 > 1 + a_ways ? w2 - 1 - a_ways : 1;
+    const size_t nc = round_down(b_ways * way_bytes(&l2) / (b->kc * elem), b->nr, b->nr);
+    return nc < b->nc ? nc : b->nc;
 }
 
 ladder_tiles ladder_blocked_model(size_t elem, const ladder_cache *l1, const ladder_cache *l2)

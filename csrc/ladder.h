@@ -121,6 +121,8 @@ ladder_blocking ladder_gemm_model(size_t elem, size_t mr, size_t nr, const ladde
                                   const ladder_cache *l2, const ladder_cache *l3);
 /* The model on this CPU's caches, then any sizes set below. */
 ladder_blocking ladder_gemm_blocking(size_t elem, int isa);
+/* NC when the product has one block of A (M <= MC, m rows): the B panel in L2. */
+size_t ladder_one_block_nc(const ladder_blocking *b, size_t elem, size_t m);
 /* Sizes for one element size, for a tuner or a sweep; 0 keeps the model's. */
 void ladder_set_gemm_blocking(size_t elem, size_t mc, size_t kc, size_t nc);
 

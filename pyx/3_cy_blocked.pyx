@@ -3,8 +3,12 @@
 """Rung 3 (cy_blocked): cache blocking of the ikj loops in typed Cython, twin of c_blocked.
 
 Changed from cy_ikj: k and j are tiled into KB x NB tiles of B, swept by every row of A.
-The tile sizes are c_blocked's, read from the same run-time cache query (ladder_blocked_tiles
-in csrc/blocking.c): a row segment of C in L1, the tile of B in L2.
+The tile sizes are c_blocked's, from the same cache model (ladder_blocked_tiles in
+csrc/blocking.c): a row segment of C in L1, the tile of B in L2.
+The sweep of one tile is a small cdef function on raw pointers (add_tile), as c_blocked's
+loops are in C: written on the memoryviews inside the big generated function, gcc runs out
+of registers there and keeps the inner loop's bound on the stack, one extra load per vector
+step (docs/cython.md).
 Hypothesis: as for c_blocked, the tile of B is reused from L2 by all M rows.
 Expect: within ~10% of c_blocked.
 """
@@ -17,24 +21,38 @@ cdef extern from "ladder.h" nogil:
     ladder_tiles ladder_blocked_tiles(size_t elem)
 
 
+cdef void add_tile(const floating *a, const floating *b, floating *c, Py_ssize_t rows,
+                   Py_ssize_t K, Py_ssize_t N, Py_ssize_t k0, Py_ssize_t k1, Py_ssize_t j0,
+                   Py_ssize_t j1) noexcept nogil:
+    """c[i, j0:j1] += a[i, k0:k1] @ b[k0:k1, j0:j1] for the rows i < rows (row strides K, N)."""
+    cdef Py_ssize_t i, k, j
+    cdef floating a_ik
+    cdef floating *c_row
+    cdef const floating *b_row
+    for i in range(rows):
+        c_row = c + i * N
+        for k in range(k0, k1):
+            a_ik = a[i * K + k]
+            b_row = b + k * N
+            for j in range(j0, j1):
+                c_row[j] += a_ik * b_row[j]
+
+
 def matmul(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] c):
-    cdef Py_ssize_t i, j, k, k_tile, j_tile, k0, j0, k1, j1
+    cdef Py_ssize_t i, j, k_tile, j_tile, k0, j0
     cdef Py_ssize_t M = a.shape[0], K = a.shape[1], N = b.shape[1]
     cdef ladder_tiles t = ladder_blocked_tiles(sizeof(floating))
     cdef Py_ssize_t KB = t.kb, NB = t.nb
-    cdef floating a_ik
+    cdef Py_ssize_t k_tiles = (K + KB - 1) // KB
     with nogil:
         for i in range(M):
             for j in range(N):
                 c[i, j] = 0
-        for k_tile in range((K + KB - 1) // KB):   # range() with a variable step is Python's
+        if M == 0 or N == 0 or K == 0:
+            k_tiles = 0  # C = 0 is all there is; &a[0, 0] may not exist
+        for k_tile in range(k_tiles):   # range() with a variable step is Python's
             k0 = k_tile * KB
-            k1 = min(k0 + KB, K)
             for j_tile in range((N + NB - 1) // NB):
                 j0 = j_tile * NB
-                j1 = min(j0 + NB, N)
-                for i in range(M):
-                    for k in range(k0, k1):
-                        a_ik = a[i, k]
-                        for j in range(j0, j1):
-                            c[i, j] = c[i, j] + a_ik * b[k, j]
+                add_tile(&a[0, 0], &b[0, 0], &c[0, 0], M, K, N, k0, min(k0 + KB, K), j0,
+                         min(j0 + NB, N))

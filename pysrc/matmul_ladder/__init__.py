@@ -6,11 +6,18 @@
     ml.build_info()   # compiler, flags per rung, OpenMP, SIMD, CPU features, block sizes
     with ml.bind("c_simd") as f:   # the kernel as a plain function, for timing loops
         c = f(a, b)
+    ml.tune()         # search blocking sizes around the model's on this machine; cached per CPU
 """
+from . import _api
 from ._api import (KernelInfo, KernelUnavailableError, bind, blocking_override, build_info,
                    fma_peak, kernels, matmul, set_simd_isa, triad_bandwidth, ukernel_peak)
+from .tuner import tune
+from . import tuner as _tuner
 
 __all__ = ["matmul", "bind", "kernels", "build_info", "set_simd_isa", "KernelInfo",
            "KernelUnavailableError", "fma_peak", "ukernel_peak", "triad_bandwidth",
-           "blocking_override"]
+           "blocking_override", "tune"]
 __version__ = "0.1.0"
+
+if _api._registry._ckernels is not None:
+    _tuner.apply()  # sizes `matmul-ladder tune` found for this CPU, unless MATMUL_LADDER_NO_TUNE

@@ -101,6 +101,7 @@ def triad_bandwidth(elements=1 << 25, threads=1, repeats=5):
 
 
 _overrides = {}  # itemsize -> (mc, kc, nc, kb, nb) in force
+_tuned_from = {}  # itemsize -> the tuner's cache file whose sizes are in force
 
 
 def _set_blocking(size, mc=0, kc=0, nc=0, kb=0, nb=0):
@@ -117,11 +118,14 @@ def blocking_override(dtype, mc=0, kc=0, nc=0, kb=0, nb=0):
     tuning sweeps and tests. Process-wide; restores the sizes in force before it."""
     size = _itemsize(dtype)
     before = _overrides.get(size, (0, 0, 0, 0, 0))
+    tuned = _tuned_from.pop(size, None)
     _set_blocking(size, mc, kc, nc, kb, nb)
     try:
         yield
     finally:
         _set_blocking(size, *before)
+        if tuned:
+            _tuned_from[size] = tuned
 
 
 def _require_ckernels():
@@ -193,8 +197,10 @@ def build_info():
     if ck:
         isa = ck.active_isa() if ck.active_isa() != "none" else "avx2"
         for dtype, size in (("float32", 4), ("float64", 8)):
-            info["blocking"][dtype] = {"c_blocked": ck.blocked_tiles(size),
-                                       "c_simd": {"isa": isa, **ck.gemm_blocking(size, isa)}}
+            simd = {"isa": isa, **ck.gemm_blocking(size, isa)}
+            simd["source"] = (f"tuned ({_tuned_from[size]})" if size in _tuned_from
+                              else "set by blocking_override" if simd["overridden"] else "model")
+            info["blocking"][dtype] = {"c_blocked": ck.blocked_tiles(size), "c_simd": simd}
     return info
 
 

@@ -5,6 +5,7 @@ experiments/ladder.py all run main().
     matmul-ladder                              # full ladder at n = 1024 plus a sweep, < 10 min
     matmul-ladder --sizes 64:4096 --dtype float32 --threads 1,2 --shape 1x25600x100
     matmul-ladder --from-csv results/RUN/ladder.csv   # rebuild plots and report only
+    matmul-ladder tune                         # search blocking sizes for this machine (< 2 min)
 
 Every option is checked before anything is measured: a bad one ends the command with a
 one-line message on stderr and exit status 2, never a traceback.
@@ -18,6 +19,7 @@ import sys
 import time
 
 from . import report
+from ._api import KernelUnavailableError
 from ._threads import MAX_THREADS, cores
 from .harness import Config, CsvLog, Harness
 
@@ -200,14 +202,70 @@ def config_from_args(args):
         kernels=names)
 
 
+def build_tune_parser():
+    p = Parser(prog=f"{PROG} tune", description=(
+        "Search c_simd/c_omp's block sizes around the cache model's on this machine, check and "
+        "race every candidate against the model's choice, and keep the winner for this CPU in "
+        "the user's cache directory (MATMUL_LADDER_NO_TUNE=1 ignores it)."))
+    p.add_argument("--seconds", type=_seconds("--seconds", False), default=120.0,
+                   help="time for the whole search (default 120)")
+    p.add_argument("--dtype", choices=["float32", "float64", "both"], default="both")
+    p.add_argument("--threads", type=parse_threads, default=None,
+                   help="the all-threads count to tune for (default: all cores)")
+    p.add_argument("--show", action="store_true", help="print what is cached for this CPU; no search")
+    p.add_argument("--forget", action="store_true", help="delete what is cached for this CPU")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def tune_main(argv):
+    from . import tuner
+    args = build_tune_parser().parse_args(argv)
+    if args.show:
+        print(json.dumps({"cache": tuner.cache_path(), "cpu": tuner.cpu_key(),
+                          "tuned": tuner.load()}, indent=2))
+        return 0
+    if args.forget:
+        print("forgot" if tuner.forget() else "nothing cached", "for this CPU in", tuner.cache_path())
+        return 0
+    dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
+    threads = max(args.threads) if args.threads else None
+    bar = None
+    if not args.no_progress:
+        from tqdm import tqdm
+        bar = tqdm(total=2 * len(dtypes), unit="race", file=sys.stderr, dynamic_ncols=True)
+
+    def progress(done, total, text):
+        if bar:
+            bar.set_description_str(text)
+            bar.update(done - bar.n)
+    try:
+        results = tuner.tune(args.seconds, dtypes, threads, progress=progress)
+    finally:
+        if bar:
+            bar.close()
+    for dtype in dtypes:
+        r = results[dtype]
+        print(f"{dtype}: MC {r['MC']}, KC {r['KC']}, NC {r['NC']} ({r['source']}; "
+              f"{r['speedup_over_model']:.3f}x the model's MC {r['model']['MC']}, "
+              f"KC {r['model']['KC']} at n = {r['n']})")
+    print(f"searched for {results['seconds']} s; saved in {tuner.cache_path()}")
+    return 0
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        if argv[:1] == ["tune"]:
+            return tune_main(argv[1:])
         args = build_parser().parse_args(argv)
         check_args(args)
     except UsageError as exc:
         print(f"{PROG}: error: {exc} (see {PROG} --help)", file=sys.stderr)
         return 2
+    except KernelUnavailableError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
     command = f"{PROG} " + " ".join(shlex.quote(a) for a in argv)
     try:
         return run(args, command)

@@ -26,8 +26,35 @@ def extrapolated(table, size):
     return list(dict.fromkeys(out))
 
 
+REFUTED = {
+    "c_ikj": "unit-stride loops pay only when B's columns miss the cache",
+    "c_blocked": "with the hardware prefetcher streaming B from a large L2/L3, reusing a tile of "
+                 "B from L2 saves little here; `python experiments/why.py` shows whether c_ikj "
+                 "drops at all as B outgrows L2 (its cliff section)",
+    "c_simd": "the micro-kernel's gain needs AVX2/AVX-512 FMA; see the hot-loop ISA in why.py",
+    "c_omp": "a second thread helps only if it has a core of its own: compare the FMA peak on "
+             "1 and on all threads in machine.json",
+}
+NOISE = 1.10  # steps within 10% are inside these machines' noise
+
+
+def ladder_steps(table, dtype, size):
+    """[(kernel, factor over the rung before)] for the C ladder at `size`: rungs 1-4 on one
+    thread, c_omp on the most threads against c_simd on one."""
+    one = {e["kernel"]: e for e in table.ladder(dtype, 1, size)}
+    steps = [(k, e["x_prev"]) for k, e in one.items()
+             if e["x_prev"] and k.startswith("c_") and k not in ("c_naive", "c_omp")]
+    most = max(table.threads_of("c_omp") or [1])
+    if most > 1:
+        omp = [e for e in table.ladder(dtype, most, size) if e["kernel"] == "c_omp"]
+        if omp and omp[0]["x_prev"]:
+            steps.append((f"c_omp ({most} threads)", omp[0]["x_prev"]))
+    return steps
+
+
 def relations(table, size):
-    """Sentences read from the data: the gap, the step that closes most of it, the exponents."""
+    """Sentences read from the data: the gap, the step that closes most of it, any step that
+    gains nothing (its hypothesis refuted here), the pure-Python gap."""
     lines = []
     for dtype in sorted({r["dtype"] for r in table.ok}):
         entries = {e["kernel"]: e for e in table.ladder(dtype, 1, size)}
@@ -35,18 +62,25 @@ def relations(table, size):
         if naive and npy and naive["seconds"] and npy["seconds"]:
             lines.append(f"- **{dtype}, n = {size}, 1 thread:** NumPy is "
                          f"{naive['seconds'] / npy['seconds']:,.0f}x faster than plain C (c_naive).")
-            steps = [(e["kernel"], e["x_prev"]) for e in entries.values()
-                     if e["x_prev"] and e["kernel"].startswith("c_") and e["kernel"] != "c_naive"]
-            if steps:
-                lines.append("  Steps up the C ladder: " + ", ".join(f"{k} {x:.3g}x" for k, x in steps) + ".")
-                best = max(steps, key=lambda s: s[1])
-                lines.append(f"  The largest single step is {best[0]} ({best[1]:.3g}x).")
+        steps = ladder_steps(table, dtype, size)
+        if steps:
+            lines.append("  Steps up the C ladder: " + ", ".join(f"{k} {x:.3g}x" for k, x in steps) + ".")
+            best = max(steps, key=lambda s: s[1])
+            lines.append(f"  The largest single step is {best[0]} ({best[1]:.3g}x).")
+            for k, x in steps:
+                if x < 1 / NOISE:
+                    lines.append(f"  **{k} is slower than the rung before it here ({x:.3g}x): its "
+                                 f"hypothesis is refuted on this machine.** {REFUTED.get(k.split()[0], '')}")
+                elif x < NOISE:
+                    lines.append(f"  {k} gains nothing measurable here ({x:.3g}x, inside the "
+                                 f"noise): {REFUTED.get(k.split()[0], '')}")
         simd = entries.get("c_simd")
         if simd and simd["pct_numpy"]:
             lines.append(f"  c_simd runs at {simd['pct_numpy']:.0f}% of NumPy's speed on one thread.")
         py = entries.get("py_naive")
         if py and py["seconds"] and npy and npy["seconds"]:
-            est = " (py_naive extrapolated)" if py["estimated"] else ""
+            est = (" (py_naive extrapolated as n³ from its largest measured size)"
+                   if py["estimated"] else "")
             lines.append(f"  NumPy is {py['seconds'] / npy['seconds']:,.0f}x faster than pure Python{est}.")
     fits = []
     for kernel in table.kernels():

@@ -1,0 +1,202 @@
+"""The on-machine tuner: a bounded search around the blocking model's sizes, kept per CPU.
+
+    matmul-ladder tune                 # < 2 minutes on 2 cores; ml.tune() does the same
+    MATMUL_LADDER_NO_TUNE=1 ...        # ignore what was tuned: the model's sizes
+
+For each dtype, candidates around the model's (KC, MC) are each checked against NumPy, then
+raced call by call in one process against the model's own choice, at one size whose C is
+larger than L2, on 1 thread and on all threads (c_simd and c_omp). A candidate wins only if its
+median speed-up over the model, taken over both thread counts, passes MARGIN: this machine's
+noise is larger than most of the differences a search finds. The winner (or the model, if
+nothing won) is written to the user's cache directory, keyed by the CPU (model name, caches,
+ISA), and c_simd, c_omp and c_blocked use it from the next import on. The model alone is what
+the project's figures are measured with; the tuner is for machines nobody here has.
+"""
+import json
+import math
+import os
+import statistics
+import time
+
+import numpy as np
+
+from . import _api
+from ._threads import cores
+from .compare import race
+
+MARGIN = 1.03          # a candidate must be this much faster than the model to be kept
+ENV_IGNORE = "MATMUL_LADDER_NO_TUNE"
+ENV_DIR = "MATMUL_LADDER_CACHE_DIR"
+KC_FACTORS = (0.5, 1.0, 1.5)
+MC_FACTORS = (0.5, 1.0, 2.0)
+
+
+def cache_dir():
+    """Where tuned sizes live: $MATMUL_LADDER_CACHE_DIR, else the platform's user cache
+    directory (platformdirs; ~/.cache/matmul-ladder on Linux)."""
+    if os.environ.get(ENV_DIR):
+        return os.environ[ENV_DIR]
+    try:
+        import platformdirs
+        return platformdirs.user_cache_dir("matmul-ladder")
+    except ImportError:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        return os.path.join(base, "matmul-ladder")
+
+
+def cpu_key():
+    """What a tuned result belongs to: the CPU model, its caches and the micro-kernel ISA."""
+    info = _api.build_info()
+    geometry = info["cpu"].get("cache_geometry", {})
+    caches = ",".join(f"{level}={'/'.join(map(str, geometry[level]))}" for level in sorted(geometry))
+    return f"{info['cpu']['model']}|{caches}|{info['simd']['active']}"
+
+
+def cache_path():
+    return os.path.join(cache_dir(), "tuned_blocking.json")
+
+
+def load():
+    """{dtype: {"MC": .., "KC": .., "NC": ..}} tuned for this CPU, or {} (none, or ignored)."""
+    if os.environ.get(ENV_IGNORE, "").strip() not in ("", "0"):
+        return {}
+    try:
+        with open(cache_path()) as f:
+            entry = json.load(f).get(cpu_key(), {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return entry.get("blocking", {}) if isinstance(entry, dict) else {}
+
+
+def apply(tuned=None):
+    """Make c_simd/c_omp use the tuned sizes (load()'s by default). Returns what it applied."""
+    tuned = load() if tuned is None else tuned
+    for dtype, sizes in tuned.items():
+        if dtype in ("float32", "float64") and sizes.get("source") == "tuned":
+            size = np.dtype(dtype).itemsize
+            _api._set_blocking(size, sizes["MC"], sizes["KC"], sizes["NC"])
+            _api._tuned_from[size] = cache_path()
+    return tuned
+
+
+def _save(results):
+    os.makedirs(cache_dir(), exist_ok=True)
+    try:
+        with open(cache_path()) as f:
+            everything = json.load(f)
+    except (OSError, ValueError):
+        everything = {}
+    everything[cpu_key()] = {"blocking": results, "when": time.strftime("%Y-%m-%d %H:%M:%S")}
+    tmp = cache_path() + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(everything, f, indent=2)
+    os.replace(tmp, cache_path())
+
+
+def forget():
+    """Delete what is cached for this CPU; True if there was something."""
+    try:
+        with open(cache_path()) as f:
+            everything = json.load(f)
+    except (OSError, ValueError):
+        return False
+    if everything.pop(cpu_key(), None) is None:
+        return False
+    with open(cache_path(), "w") as f:
+        json.dump(everything, f, indent=2)
+    for size in (4, 8):
+        if size in _api._tuned_from:
+            _api._set_blocking(size)
+            del _api._tuned_from[size]
+    return True
+
+
+def candidates(model):
+    """(MC, KC) pairs around the model's, the model's own first."""
+    mr = model["MR"]
+    out = [(model["MC"], model["KC"])]
+    for kf in KC_FACTORS:
+        for mf in MC_FACTORS:
+            kc = max(8, int(model["KC"] * kf) // 8 * 8)
+            mc = max(mr, int(model["MC"] * mf) // mr * mr)
+            if (mc, kc) not in out:
+                out.append((mc, kc))
+    return out
+
+
+def _contender(kernel_fn, dtype, mc, kc, nc):
+    itemsize = np.dtype(dtype).itemsize
+
+    def run(a, b):
+        _api._set_blocking(itemsize, mc, kc, nc)
+        return kernel_fn(a, b)
+    return run
+
+
+def tune(seconds=120.0, dtypes=("float32", "float64"), threads=None, n=None, progress=None,
+         save=True):
+    """Search around the model's blocking on this machine; returns {dtype: sizes} and, with
+    save, caches it for this CPU (see the module's doc). seconds bounds the whole search;
+    progress: a callable(done, total, text) or None."""
+    if not next(k.available for k in _api.kernels() if k.name == "c_simd"):
+        raise _api.KernelUnavailableError("nothing to tune: c_simd is not available here")
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise ValueError(f"seconds must be a finite number > 0, got {seconds}")
+    threads = threads or cores()
+    thread_counts = sorted({1, threads})
+    rng = np.random.default_rng(0)
+    results, started = {}, time.perf_counter()
+    jobs = [(d, t) for d in dtypes for t in thread_counts]
+    per_job = seconds / len(jobs)
+    previous = {size: _api._overrides.get(size, (0,) * 5) for size in (4, 8)}
+    tuned_from = dict(_api._tuned_from)
+    try:
+        for dtype in dtypes:
+            size = np.dtype(dtype).itemsize
+            _api._set_blocking(size)  # the model's sizes, whatever was tuned before
+            model = _api.build_info()["blocking"][dtype]["c_simd"]
+            side = n or _size_past_l2(size)
+            a = rng.uniform(-1, 1, (side, side)).astype(dtype)
+            b = rng.uniform(-1, 1, (side, side)).astype(dtype)
+            pairs = candidates(model)
+            ratios = {pair: [] for pair in pairs}
+            for t in thread_counts:
+                kernel = "c_simd" if t == 1 else "c_omp"
+                with _api.bind(kernel, t) as f:
+                    contenders = {pair: _contender(f, dtype, *pair, model["NC"]) for pair in pairs}
+                    r = race(a, b, contenders, baseline=pairs[0], min_time=per_job / 2,
+                             budget=per_job, min_rounds=3, block_time=0.0)
+                for pair in pairs:
+                    ratios[pair].append(r.ratios[pair])
+                if progress:
+                    progress(jobs.index((dtype, t)) + 1, len(jobs), f"{dtype}, {t} thread(s)")
+            score = {pair: statistics.median(v) for pair, v in ratios.items()}
+            best = max(score, key=score.get)
+            kept = best if score[best] >= MARGIN else pairs[0]
+            results[dtype] = {"MC": kept[0], "KC": kept[1], "NC": model["NC"],
+                              "source": "tuned" if kept != pairs[0] else "model",
+                              "speedup_over_model": round(score[kept], 3), "n": side,
+                              "threads": thread_counts,
+                              "model": {"MC": model["MC"], "KC": model["KC"], "NC": model["NC"]}}
+    finally:  # the sizes in force before the search
+        for size, sizes in previous.items():
+            _api._set_blocking(size, *sizes)
+        _api._tuned_from.clear()
+        _api._tuned_from.update(tuned_from)
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    if save:
+        _save({k: v for k, v in results.items() if k != "seconds"})
+        for dtype in dtypes:  # the model's sizes where the model won
+            if results[dtype]["source"] == "model":
+                _api._set_blocking(np.dtype(dtype).itemsize)
+                _api._tuned_from.pop(np.dtype(dtype).itemsize, None)
+        apply()
+    return results
+
+
+def _size_past_l2(itemsize):
+    """A square size whose C is about four times L2: the product then streams C, as large
+    ones do, while one call stays short."""
+    l2 = _api.build_info()["cpu"]["caches"].get("L2", 1 << 20)
+    n = int(math.sqrt(4 * l2 / itemsize))
+    return max(256, min(2048, n // 64 * 64))

@@ -1,0 +1,66 @@
+"""The tuner with a tiny budget: it writes its cache, a new process reuses it, and the
+environment variable makes it ignored. The cache goes to a temporary directory."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import matmul_ladder as ml
+from matmul_ladder import cli, tuner
+
+pytestmark = pytest.mark.skipif(
+    not next(k.available for k in ml.kernels() if k.name == "c_simd"),
+    reason="c_simd is not available here (no AVX2/AVX-512)")
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(tuner.ENV_DIR, str(tmp_path))
+    monkeypatch.delenv(tuner.ENV_IGNORE, raising=False)
+    yield tmp_path
+    tuner.forget()
+
+
+def _info_in_new_process(env):
+    code = ("import json, matmul_ladder as ml; b = ml.build_info()['blocking']; "
+            "print(json.dumps({d: b[d]['c_simd'] for d in b}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120, check=True)
+    return json.loads(out.stdout)
+
+
+def test_tiny_tune_writes_reuses_and_can_be_ignored(cache):
+    results = ml.tune(seconds=1.0, dtypes=("float32",), n=128)
+    r = results["float32"]
+    assert r["source"] in ("tuned", "model") and r["KC"] >= 8 and r["MC"] >= 1
+    with open(tuner.cache_path()) as f:
+        saved = json.load(f)[tuner.cpu_key()]["blocking"]
+    assert saved["float32"]["KC"] == r["KC"]
+    # Make the cached entry a tuned one, so that reuse is visible.
+    saved["float32"].update(source="tuned", MC=r["model"]["MC"], KC=40, NC=r["model"]["NC"])
+    with open(tuner.cache_path(), "w") as f:
+        json.dump({tuner.cpu_key(): {"blocking": saved}}, f)
+    env = dict(os.environ)
+    used = _info_in_new_process(env)["float32"]
+    assert used["KC"] == 40 and used["source"].startswith("tuned")
+    env[tuner.ENV_IGNORE] = "1"
+    ignored = _info_in_new_process(env)["float32"]
+    assert ignored["source"] == "model" and ignored["KC"] == r["model"]["KC"]
+
+
+def test_tune_leaves_the_sizes_in_force_when_not_saving(cache):
+    before = ml.build_info()["blocking"]
+    ml.tune(seconds=0.5, dtypes=("float64",), n=96, save=False)
+    assert ml.build_info()["blocking"] == before
+
+
+def test_tune_command_line(cache, capsys):
+    assert cli.main(["tune", "--seconds", "1", "--dtype", "float32", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "float32: MC" in out and "saved in" in out
+    assert cli.main(["tune", "--show"]) == 0
+    assert tuner.cache_path() in capsys.readouterr().out
+    assert cli.main(["tune", "--seconds", "-3"]) == 2
+    assert "--seconds must be" in capsys.readouterr().err
