@@ -37,7 +37,7 @@ PLAIN_RUNGS = ["csrc/1_naive.c", "csrc/2_ikj.c", "csrc/3_blocked.c"]
 PACKED_RUNGS = ["csrc/4_simd.c", "csrc/5_omp.c", "csrc/few_rows.c"]
 PER_TYPE = {"float32": [], "float64": [("LADDER_DOUBLE", None)]}
 # Compiled once: run-time CPU facts, blocking, micro-kernels, probes.
-SHARED_SOURCES = ["csrc/cpu.c", "csrc/blocking.c", "csrc/ukernel_avx2.c",
+SHARED_SOURCES = ["csrc/cpu.c", "csrc/blocking.c", "csrc/scratch.c", "csrc/ukernel_avx2.c",
                   "csrc/ukernel_avx512.c", "csrc/fma_peak.c", "csrc/stream.c"]
 CYTHON_RUNGS = {"cy_naive": "pyx/1_cy_naive.pyx", "cy_ikj": "pyx/2_cy_ikj.pyx",
                 "cy_blocked": "pyx/3_cy_blocked.pyx", "cy_prange": "pyx/4_cy_prange.pyx"}

@@ -29,7 +29,7 @@ int MM(simd)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real
         return 0;
     const ladder_blocking bs = p.bs;
     real *Ap, *Bp;
-    if (alloc_packing(&bs, M, N, K, 1, &Ap, &Bp) != 0)
+    if (get_packing(&bs, M, N, K, 1, &Ap, &Bp) != 0)
         return -2;
     for (size_t jc = 0; jc < N; jc += bs.nc) {              /* B panel -> L2/L3 */
         const size_t nc = min_size(bs.nc, N - jc);
@@ -43,7 +43,5 @@ int MM(simd)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real
             }
         }
     }
-    free(Ap);
-    free(Bp);
     return 0;
 }

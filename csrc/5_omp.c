@@ -31,7 +31,7 @@ int MM(omp)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real 
     const ladder_blocking bs = p.bs;
     const size_t mr = bs.mr, nr = bs.nr;
     real *Ap, *Bp;
-    if (alloc_packing(&bs, M, N, K, 2, &Ap, &Bp) != 0)
+    if (get_packing(&bs, M, N, K, 2, &Ap, &Bp) != 0)
         return -2;
     real *const A_blocks[2] = {Ap, Ap + a_block_elements(&bs, M, K)};
 
@@ -66,7 +66,5 @@ int MM(omp)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real 
             }
         }
     }
-    free(Ap);
-    free(Bp);
     return 0;
 }

@@ -38,12 +38,6 @@ static int make_plan(gemm_plan *plan, int isa, size_t M, size_t N)
 static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 
-static real *alloc_panel(size_t elements)
-{
-    /* 64-byte aligned, and never 0 bytes */
-    return aligned_alloc(64, round_up(elements * sizeof(real) + 1, 64));
-}
-
 /* dst[0:n] = src[0:n] for n = NR (8, 16 or 32 for the micro-kernels): a constant-size
  * memcpy becomes a few vector moves. */
 static inline void copy_row(real *restrict dst, const real *restrict src, size_t n)
@@ -159,17 +153,14 @@ static size_t a_block_elements(const ladder_blocking *bs, size_t M, size_t K)
 }
 
 /* The packing buffers: `a_blocks` blocks of A and one KC x NC panel of B at most, whatever
- * the sizes. */
-static int alloc_packing(const ladder_blocking *bs, size_t M, size_t N, size_t K,
-                         size_t a_blocks, real **Ap, real **Bp)
+ * the sizes; the calling thread's, reused from call to call (scratch.c). */
+static int get_packing(const ladder_blocking *bs, size_t M, size_t N, size_t K,
+                       size_t a_blocks, real **Ap, real **Bp)
 {
-    *Ap = alloc_panel(a_blocks * a_block_elements(bs, M, K));
-    *Bp = alloc_panel(min_size(bs->kc, K) * round_up(min_size(bs->nc, N), bs->nr));
-    if (*Ap && *Bp)
-        return 0;
-    free(*Ap);
-    free(*Bp);
-    return -1;
+    *Ap = ladder_scratch(0, a_blocks * a_block_elements(bs, M, K) * sizeof(real));
+    *Bp = ladder_scratch(1, min_size(bs->kc, K) * round_up(min_size(bs->nc, N), bs->nr) *
+                                sizeof(real));
+    return *Ap && *Bp ? 0 : -1;
 }
 
 /* The products that need no packing: an empty C, K = 0 (C = 0) and a few rows of A

@@ -97,6 +97,11 @@ size_t ladder_cache_bytes(int level);
 /* 1 if built with OpenMP. */
 int ladder_has_openmp(void);
 
+/* ---- packing buffers (scratch.c) ------------------------------------------------------ */
+/* A 64-byte-aligned buffer of at least `bytes`, owned by the calling thread and reused by its
+ * next call with the same slot (0: A, 1: B); NULL if memory ran out. */
+void *ladder_scratch(int slot, size_t bytes);
+
 /* ---- probes (fma_peak.c, stream.c) --------------------------------------------------- */
 /* Measured FMA peak in GFLOP/s for elem-byte reals, on `threads` threads. */
 double ladder_fma_peak(size_t elem, int isa, int threads, double seconds);
