@@ -23,7 +23,7 @@ int MM(simd)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real
              size_t ldb, real *C, size_t ldc)
 {
     gemm_plan p;
-    if (make_plan(&p, ladder_active_isa(), M, N) != 0)
+    if (make_plan(&p, ladder_active_isa(), M, N, K, 1) != 0)
         return -1;
     if (done_without_packing(M, N, K, A, lda, B, ldb, C, ldc, 1))
         return 0;

@@ -21,13 +21,10 @@ int MM(omp)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real 
             size_t ldb, real *C, size_t ldc, int threads)
 {
     gemm_plan p;
-    if (make_plan(&p, ladder_active_isa(), M, N) != 0)
+    if (make_plan(&p, ladder_active_isa(), M, N, K, threads) != 0)
         return -1;
     if (done_without_packing(M, N, K, A, lda, B, ldb, C, ldc, threads))
         return 0;
-    /* Each thread computes about 1/threads of a B panel's micro-panels, so the panel can be
-     * `threads` times wider for the same share of each core's L2 (capped at 4096 columns). */
-    p.bs.nc = min_size(4096, p.bs.nc * (size_t)threads) / p.bs.nr * p.bs.nr;
     const ladder_blocking bs = p.bs;
     const size_t mr = bs.mr, nr = bs.nr;
     real *Ap, *Bp;

@@ -18,7 +18,22 @@ typedef struct {
     ladder_blocking bs;
 } gemm_plan;
 
-static int make_plan(gemm_plan *plan, int isa, size_t M, size_t N)
+static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
+static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+
+/* The block of `block` or less, a multiple of `multiple`, that cuts `total` into as few
+ * passes as `block` does but of near-equal size: K = 1024 with KC = 936 makes two passes of
+ * 512, not one of 936 and a short one of 88 that would pay a whole pass's overhead. */
+static size_t balanced(size_t total, size_t block, size_t multiple)
+{
+    if (total <= block)
+        return block;
+    const size_t passes = (total + block - 1) / block;
+    const size_t step = round_up((total + passes - 1) / passes, multiple);
+    return min_size(step, block);
+}
+
+static int make_plan(gemm_plan *plan, int isa, size_t M, size_t N, size_t K, int threads)
 {
     plan->run_half = NULL;
     if (isa == LADDER_ISA_AVX512) {
@@ -28,15 +43,19 @@ static int make_plan(gemm_plan *plan, int isa, size_t M, size_t N)
         plan->run = UKERNEL_AVX2;
     else
         return -1;
-    plan->bs = ladder_gemm_blocking(sizeof(real), isa);
-    if (M <= plan->bs.mc) /* one block of A: each B panel is read once, just after packing */
-        plan->bs.nc = ladder_one_block_nc(&plan->bs, sizeof(real), M);
-    (void)N;
+    ladder_blocking *bs = &plan->bs;
+    *bs = ladder_gemm_blocking(sizeof(real), isa);
+    if (M <= bs->mc) /* one block of A: each B panel is read once, just after packing */
+        bs->nc = ladder_one_block_nc(bs, sizeof(real), M);
+    if (threads > 1 && !bs->overridden) /* each thread packs and reads 1/threads of a B panel */
+        bs->nc = min_size(4096, bs->nc * (size_t)threads) / bs->nr * bs->nr;
+    if (!bs->overridden) {
+        bs->kc = balanced(K, bs->kc, 8);
+        bs->mc = balanced(M, bs->mc, bs->mr);
+        bs->nc = balanced(N, bs->nc, bs->nr);
+    }
     return 0;
 }
-
-static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
-static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 
 /* dst[0:n] = src[0:n] for n = NR (8, 16 or 32 for the micro-kernels): a constant-size
  * memcpy becomes a few vector moves. */

@@ -28,9 +28,11 @@ def extrapolated(table, size):
 
 REFUTED = {
     "c_ikj": "unit-stride loops pay only when B's columns miss the cache",
-    "c_blocked": "with the hardware prefetcher streaming B from a large L2/L3, reusing a tile of "
-                 "B from L2 saves little here; `python experiments/why.py` shows whether c_ikj "
-                 "drops at all as B outgrows L2 (its cliff section)",
+    "c_blocked": "the ikj loop is bound by its own load and store of C per multiply-add; with "
+                 "the hardware prefetcher streaming B's rows from L3 as fast as the loop uses "
+                 "them, keeping a tile of B in L2 changes nothing that limits it. "
+                 "`python experiments/why.py` measures this (its blocking section: c_ikj's "
+                 "speed as B outgrows L2, and the L2 misses of both)",
     "c_simd": "the micro-kernel's gain needs AVX2/AVX-512 FMA; see the hot-loop ISA in why.py",
     "c_omp": "a second thread helps only if it has a core of its own: compare the FMA peak on "
              "1 and on all threads in machine.json",
