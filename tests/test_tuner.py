@@ -25,7 +25,7 @@ def cache(tmp_path, monkeypatch):
 
 def _info_in_new_process(env):
     code = ("import json, matmul_ladder as ml; b = ml.build_info()['blocking']; "
-            "print(json.dumps({d: b[d]['c_simd'] for d in b}))")
+            "print(json.dumps({d: {**b[d]['c_simd'], **b[d]['c_blocked']} for d in b}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          timeout=120, check=True)
     return json.loads(out.stdout)
@@ -35,16 +35,19 @@ def test_tiny_tune_writes_reuses_and_can_be_ignored(cache):
     results = ml.tune(seconds=1.0, dtypes=("float32",), n=128)
     r = results["float32"]
     assert r["source"] in ("tuned", "model") and r["KC"] >= 8 and r["MC"] >= 1
+    assert r["c_blocked"]["source"] in ("tuned", "model") and r["c_blocked"]["KB"] >= 8
     with open(tuner.cache_path()) as f:
         saved = json.load(f)[tuner.cpu_key()]["blocking"]
     assert saved["float32"]["KC"] == r["KC"]
     # Make the cached entry a tuned one, so that reuse is visible.
     saved["float32"].update(source="tuned", MC=r["model"]["MC"], KC=40, NC=r["model"]["NC"])
+    saved["float32"]["c_blocked"].update(source="tuned", KB=24, NB=64)
     with open(tuner.cache_path(), "w") as f:
         json.dump({tuner.cpu_key(): {"blocking": saved}}, f)
     env = dict(os.environ)
     used = _info_in_new_process(env)["float32"]
     assert used["KC"] == 40 and used["source"].startswith("tuned")
+    assert (used["KB"], used["NB"]) == (24, 64)
     env[tuner.ENV_IGNORE] = "1"
     ignored = _info_in_new_process(env)["float32"]
     assert ignored["source"] == "model" and ignored["KC"] == r["model"]["KC"]
@@ -59,7 +62,7 @@ def test_tune_leaves_the_sizes_in_force_when_not_saving(cache):
 def test_tune_command_line(cache, capsys):
     assert cli.main(["tune", "--seconds", "1", "--dtype", "float32", "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "float32: MC" in out and "saved in" in out
+    assert "float32: c_simd/c_omp MC" in out and "c_blocked KB" in out and "saved in" in out
     assert cli.main(["tune", "--show"]) == 0
     assert tuner.cache_path() in capsys.readouterr().out
     assert cli.main(["tune", "--seconds", "-3"]) == 2

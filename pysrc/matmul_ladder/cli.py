@@ -233,10 +233,11 @@ def tune_main(argv):
     bar = None
     if not args.no_progress:
         from tqdm import tqdm
-        bar = tqdm(total=2 * len(dtypes), unit="race", file=sys.stderr, dynamic_ncols=True)
+        bar = tqdm(total=3 * len(dtypes), unit="race", file=sys.stderr, dynamic_ncols=True)
 
     def progress(done, total, text):
         if bar:
+            bar.total = total
             bar.set_description_str(text)
             bar.update(done - bar.n)
     try:
@@ -246,9 +247,11 @@ def tune_main(argv):
             bar.close()
     for dtype in dtypes:
         r = results[dtype]
-        print(f"{dtype}: MC {r['MC']}, KC {r['KC']}, NC {r['NC']} ({r['source']}; "
+        t = r["c_blocked"]
+        print(f"{dtype}: c_simd/c_omp MC {r['MC']}, KC {r['KC']}, NC {r['NC']} ({r['source']}; "
               f"{r['speedup_over_model']:.3f}x the model's MC {r['model']['MC']}, "
-              f"KC {r['model']['KC']} at n = {r['n']})")
+              f"KC {r['model']['KC']} at n = {r['n']}); c_blocked KB {t['KB']}, NB {t['NB']} "
+              f"({t['source']}; {t['speedup_over_model']:.3f}x the model's at n = {t['n']})")
     print(f"searched for {results['seconds']} s; saved in {tuner.cache_path()}")
     return 0
 

@@ -5,7 +5,8 @@
 
 For each dtype, candidates around the model's (KC, MC) are each checked against NumPy, then
 raced call by call in one process against the model's own choice, at one size whose C is
-larger than L2, on 1 thread and on all threads (c_simd and c_omp). A candidate wins only if its
+larger than L2, on 1 thread and on all threads (c_simd and c_omp); and candidates around
+c_blocked's (KB, NB) likewise, on one thread at half that size. A candidate wins only if its
 median speed-up over the model, taken over both thread counts, passes MARGIN: this machine's
 noise is larger than most of the differences a search finds. The winner (or the model, if
 nothing won) is written to the user's cache directory, keyed by the CPU (model name, caches,
@@ -72,9 +73,15 @@ def apply(tuned=None):
     """Make c_simd/c_omp use the tuned sizes (load()'s by default). Returns what it applied."""
     tuned = load() if tuned is None else tuned
     for dtype, sizes in tuned.items():
-        if dtype in ("float32", "float64") and sizes.get("source") == "tuned":
+        if dtype not in ("float32", "float64"):
+            continue
+        gemm = sizes.get("source") == "tuned"
+        tiles = sizes.get("c_blocked", {}).get("source") == "tuned"
+        if gemm or tiles:
             size = np.dtype(dtype).itemsize
-            _api._set_blocking(size, sizes["MC"], sizes["KC"], sizes["NC"])
+            _api._set_blocking(size, *((sizes["MC"], sizes["KC"], sizes["NC"]) if gemm else (0, 0, 0)),
+                               *((sizes["c_blocked"]["KB"], sizes["c_blocked"]["NB"]) if tiles
+                                 else (0, 0)))
             _api._tuned_from[size] = cache_path()
     return tuned
 
@@ -124,13 +131,36 @@ def candidates(model):
     return out
 
 
-def _contender(kernel_fn, dtype, mc, kc, nc):
-    itemsize = np.dtype(dtype).itemsize
+def tile_candidates(model):
+    """(KB, NB) pairs around c_blocked's model tiles, the model's own first."""
+    out = [(model["KB"], model["NB"])]
+    for kf in (0.5, 2.0):
+        for nf in (0.5, 1.0):
+            pair = (max(8, int(model["KB"] * kf)), max(16, int(model["NB"] * nf) // 16 * 16))
+            if pair not in out:
+                out.append(pair)
+    return out
 
-    def run(a, b):
-        _api._set_blocking(itemsize, mc, kc, nc)
-        return kernel_fn(a, b)
-    return run
+
+def _race(kernel, threads, a, b, pairs, setter, seconds):
+    """{pair: speed-up over pairs[0]}: each pair's sizes set (by setter) around its calls."""
+    def contender(f, pair):
+        def run(x, y):
+            setter(*pair)
+            return f(x, y)
+        return run
+    with _api.bind(kernel, threads) as f:
+        r = race(a, b, {pair: contender(f, pair) for pair in pairs}, baseline=pairs[0],
+                 min_time=seconds / 2, budget=seconds, min_rounds=3, block_time=0.0)
+    return r.ratios
+
+
+def _winner(ratios_by_run, pairs):
+    """The pair whose median speed-up passes MARGIN, else the model's (pairs[0])."""
+    score = {pair: statistics.median(r[pair] for r in ratios_by_run) for pair in pairs}
+    best = max(score, key=score.get)
+    kept = best if score[best] >= MARGIN else pairs[0]
+    return kept, round(score[kept], 3)
 
 
 def tune(seconds=120.0, dtypes=("float32", "float64"), threads=None, n=None, progress=None,
@@ -146,38 +176,47 @@ def tune(seconds=120.0, dtypes=("float32", "float64"), threads=None, n=None, pro
     thread_counts = sorted({1, threads})
     rng = np.random.default_rng(0)
     results, started = {}, time.perf_counter()
-    jobs = [(d, t) for d in dtypes for t in thread_counts]
+    jobs = [(d, t) for d in dtypes for t in thread_counts + ["c_blocked"]]
     per_job = seconds / len(jobs)
     previous = {size: _api._overrides.get(size, (0,) * 5) for size in (4, 8)}
     tuned_from = dict(_api._tuned_from)
+
+    def done(dtype, what):
+        if progress:
+            progress(jobs.index((dtype, what)) + 1, len(jobs),
+                     f"{dtype}, {what if what == 'c_blocked' else f'{what} thread(s)'}")
     try:
         for dtype in dtypes:
             size = np.dtype(dtype).itemsize
             _api._set_blocking(size)  # the model's sizes, whatever was tuned before
-            model = _api.build_info()["blocking"][dtype]["c_simd"]
+            model = _api.build_info()["blocking"][dtype]
+            simd, tiles = model["c_simd"], model["c_blocked"]
             side = n or _size_past_l2(size)
             a = rng.uniform(-1, 1, (side, side)).astype(dtype)
             b = rng.uniform(-1, 1, (side, side)).astype(dtype)
-            pairs = candidates(model)
-            ratios = {pair: [] for pair in pairs}
+            pairs, runs = candidates(simd), []
             for t in thread_counts:
-                kernel = "c_simd" if t == 1 else "c_omp"
-                with _api.bind(kernel, t) as f:
-                    contenders = {pair: _contender(f, dtype, *pair, model["NC"]) for pair in pairs}
-                    r = race(a, b, contenders, baseline=pairs[0], min_time=per_job / 2,
-                             budget=per_job, min_rounds=3, block_time=0.0)
-                for pair in pairs:
-                    ratios[pair].append(r.ratios[pair])
-                if progress:
-                    progress(jobs.index((dtype, t)) + 1, len(jobs), f"{dtype}, {t} thread(s)")
-            score = {pair: statistics.median(v) for pair, v in ratios.items()}
-            best = max(score, key=score.get)
-            kept = best if score[best] >= MARGIN else pairs[0]
-            results[dtype] = {"MC": kept[0], "KC": kept[1], "NC": model["NC"],
-                              "source": "tuned" if kept != pairs[0] else "model",
-                              "speedup_over_model": round(score[kept], 3), "n": side,
-                              "threads": thread_counts,
-                              "model": {"MC": model["MC"], "KC": model["KC"], "NC": model["NC"]}}
+                runs.append(_race("c_simd" if t == 1 else "c_omp", t, a, b, pairs,
+                                  lambda mc, kc: _api._set_blocking(size, mc, kc, simd["NC"]),
+                                  per_job))
+                done(dtype, t)
+            (mc, kc), speedup = _winner(runs, pairs)
+            # c_blocked is slow: its race runs on a quarter of the size, one thread.
+            small = a[: max(64, side // 2), : max(64, side // 2)]
+            tile_pairs = tile_candidates(tiles)
+            tile_runs = [_race("c_blocked", 1, small, small, tile_pairs,
+                               lambda kb, nb: _api._set_blocking(size, kb=kb, nb=nb), per_job)]
+            done(dtype, "c_blocked")
+            (kb, nb), tile_speedup = _winner(tile_runs, tile_pairs)
+            results[dtype] = {
+                "MC": mc, "KC": kc, "NC": simd["NC"],
+                "source": "tuned" if (mc, kc) != pairs[0] else "model",
+                "speedup_over_model": speedup, "n": side, "threads": thread_counts,
+                "model": {"MC": simd["MC"], "KC": simd["KC"], "NC": simd["NC"]},
+                "c_blocked": {"KB": kb, "NB": nb,
+                              "source": "tuned" if (kb, nb) != tile_pairs[0] else "model",
+                              "speedup_over_model": tile_speedup, "n": small.shape[0],
+                              "model": {"KB": tiles["KB"], "NB": tiles["NB"]}}}
     finally:  # the sizes in force before the search
         for size, sizes in previous.items():
             _api._set_blocking(size, *sizes)
@@ -186,10 +225,9 @@ def tune(seconds=120.0, dtypes=("float32", "float64"), threads=None, n=None, pro
     results["seconds"] = round(time.perf_counter() - started, 1)
     if save:
         _save({k: v for k, v in results.items() if k != "seconds"})
-        for dtype in dtypes:  # the model's sizes where the model won
-            if results[dtype]["source"] == "model":
-                _api._set_blocking(np.dtype(dtype).itemsize)
-                _api._tuned_from.pop(np.dtype(dtype).itemsize, None)
+        for dtype in dtypes:  # the model's sizes, then what won
+            _api._set_blocking(np.dtype(dtype).itemsize)
+            _api._tuned_from.pop(np.dtype(dtype).itemsize, None)
         apply()
     return results
 
