@@ -148,6 +148,7 @@ class LadderBuildPy(build_py):
 extensions = cythonize(
     [c_ladder_extension()] + [cython_rung_extension(n, p) for n, p in CYTHON_RUNGS.items()],
     compiler_directives={"language_level": 3},
+    include_path=["pyx"],
 )
 # cythonize returns new Extension objects: carry the per-type sources over.
 extensions[0].per_type_sources = c_ladder_extension().per_type_sources

@@ -5,37 +5,20 @@
 Changed from cy_ikj: k and j are tiled into KB x NB tiles of B, swept by every row of A.
 The tile sizes are c_blocked's, from the same cache model (ladder_blocked_tiles in
 csrc/blocking.c): a row segment of C in L1, the tile of B in L2.
-The sweep of one tile is a small cdef function on raw pointers (add_tile), as c_blocked's
-loops are in C: written on the memoryviews inside the big generated function, gcc runs out
-of registers there and keeps the inner loop's bound on the stack, one extra load per vector
-step (docs/cython.md).
+The sweep of one tile is a small cdef function on raw pointers (add_tile in _tiles.pxd), as
+c_blocked's loops are in C.
 Hypothesis: as for c_blocked, the tile of B is reused from L2 by all M rows.
 Expect: within ~10% of c_blocked.
 """
 from cython cimport floating
+
+from _tiles cimport add_tile
 
 
 cdef extern from "ladder.h" nogil:
     ctypedef struct ladder_tiles:
         size_t kb, nb
     ladder_tiles ladder_blocked_tiles(size_t elem)
-
-
-cdef void add_tile(const floating *a, const floating *b, floating *c, Py_ssize_t rows,
-                   Py_ssize_t K, Py_ssize_t N, Py_ssize_t k0, Py_ssize_t k1, Py_ssize_t j0,
-                   Py_ssize_t j1) noexcept nogil:
-    """c[i, j0:j1] += a[i, k0:k1] @ b[k0:k1, j0:j1] for the rows i < rows (row strides K, N)."""
-    cdef Py_ssize_t i, k, j
-    cdef floating a_ik
-    cdef floating *c_row
-    cdef const floating *b_row
-    for i in range(rows):
-        c_row = c + i * N
-        for k in range(k0, k1):
-            a_ik = a[i * K + k]
-            b_row = b + k * N
-            for j in range(j0, j1):
-                c_row[j] += a_ik * b_row[j]
 
 
 def matmul(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] c):

@@ -4,8 +4,8 @@
 
 Changed from cy_blocked: the rows of A are split across threads with
 `prange(..., schedule='static', num_threads=threads)`, one OpenMP parallel region for the
-whole product; each thread sweeps every KB x NB tile of B over its own rows of C (the same
-add_tile as cy_blocked), so no locks or reductions.
+whole product; each thread sweeps every KB x NB tile of B over its own rows of C (with
+cy_blocked's add_tile, from _tiles.pxd), so no locks or reductions.
 Hypothesis: the rows are independent and each core keeps its own copy of the tile in its L2,
 so 2 threads give close to 2x.
 Expect: >= 1.7x cy_blocked on 2 threads at n = 1024; on 1 thread within a few % of cy_blocked
@@ -14,28 +14,13 @@ Expect: >= 1.7x cy_blocked on 2 threads at n = 1024; on 1 thread within a few % 
 from cython cimport floating
 from cython.parallel cimport prange
 
+from _tiles cimport add_tile
+
 
 cdef extern from "ladder.h" nogil:
     ctypedef struct ladder_tiles:
         size_t kb, nb
     ladder_tiles ladder_blocked_tiles(size_t elem)
-
-
-cdef void add_tile(const floating *a, const floating *b, floating *c, Py_ssize_t rows,
-                   Py_ssize_t K, Py_ssize_t N, Py_ssize_t k0, Py_ssize_t k1, Py_ssize_t j0,
-                   Py_ssize_t j1) noexcept nogil:
-    """c[i, j0:j1] += a[i, k0:k1] @ b[k0:k1, j0:j1] for the rows i < rows (row strides K, N)."""
-    cdef Py_ssize_t i, k, j
-    cdef floating a_ik
-    cdef floating *c_row
-    cdef const floating *b_row
-    for i in range(rows):
-        c_row = c + i * N
-        for k in range(k0, k1):
-            a_ik = a[i * K + k]
-            b_row = b + k * N
-            for j in range(j0, j1):
-                c_row[j] += a_ik * b_row[j]
 
 
 def matmul(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] c, int threads):

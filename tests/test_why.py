@@ -35,7 +35,7 @@ def test_parse_objdump_sample():
 @pytest.mark.parametrize("function, label", [
     ("mm_naive_d", "scalar (multiplies SSE 128-bit)"),   # gcc pairs the multiplies, adds stay in order
     ("mm_ikj_d", "SSE 128-bit"),                          # the vectorised copy of the inner loop
-    # recorded from the session-2 build, whose AVX2 kernel kept its accumulators in an array
+    # a recorded build whose AVX2 kernel kept its accumulators in an array
     ("ukernel_avx2_d", "AVX 256-bit + FMA, 10 vector stores to the stack"),
 ])
 def test_hot_loop_isa(function, label):

@@ -12,14 +12,13 @@ median is the round's sample. (Sleeping between calls instead is worse on a VM: 
 halted virtual CPU took milliseconds here.)
 """
 import statistics
-import time
 from dataclasses import dataclass
 from typing import Dict
 
 import numpy as np
 
 from .check import Reference
-from .timing import Timing, repeat_count
+from .timing import Timing, host_samples, repeat_count, timed_call
 
 
 @dataclass
@@ -34,9 +33,7 @@ def race(a, b, contenders, baseline, min_time=1.0, budget=30.0, min_rounds=5, bl
     ref = Reference(a, b)
     first = {}
     for name, f in contenders.items():
-        t0 = time.perf_counter()
-        out = f(a, b)
-        first[name] = time.perf_counter() - t0
+        out, first[name] = timed_call(lambda: f(a, b))
         problem = ref.violations(out)
         if problem:
             raise AssertionError(f"{name} gave a wrong answer, not timed: {problem}")
@@ -57,12 +54,10 @@ def _block(f, a, b, block_time):
     """One call's time, or with block_time > 0 the median of a block of calls after one
     discarded call."""
     times = []
-    start = time.perf_counter()
+    call = lambda: f(a, b)  # noqa: E731
     while True:
-        t0 = time.perf_counter()
-        f(a, b)
-        times.append(time.perf_counter() - t0)
-        if block_time <= 0 or (len(times) >= 3 and time.perf_counter() - start >= block_time):
+        times += host_samples(call, 1)
+        if block_time <= 0 or (len(times) >= 3 and sum(times) >= block_time):
             break
     return times[0] if block_time <= 0 else statistics.median(times[1:])
 

@@ -176,9 +176,7 @@ class Harness:
         try:
             with kernel.bind(max(threads, 1)) as f:
                 call, fetch = self._prepare(kernel, mode, f, a, b)
-                t0 = time.perf_counter()
-                out = call()
-                first = time.perf_counter() - t0
+                out, first = timing.timed_call(call)
                 problem = ref.violations(fetch(out))
                 if problem:
                     return self._row(kernel, threads, mode, a, b, "FAILED", note=problem)

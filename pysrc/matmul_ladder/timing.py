@@ -45,6 +45,13 @@ def repeat_count(first_call_s, min_time, budget, min_repeats=3, max_repeats=1000
     return max(1, min(wanted, affordable, max_repeats))
 
 
+def timed_call(call):
+    """(what call() returned, its seconds on the host clock): the first, checked call."""
+    t0 = time.perf_counter()
+    out = call()
+    return out, time.perf_counter() - t0
+
+
 def host_samples(call, count):
     """Seconds of `count` calls, each timed alone on the host clock."""
     samples = []

@@ -1,0 +1,33 @@
+"""The ladder is in the file names, and each C rung file compiles on its own with its one
+include, in both element types."""
+import os
+import shutil
+import subprocess
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
+C_RUNGS = ["1_naive.c", "2_ikj.c", "3_blocked.c", "4_simd.c", "5_omp.c"]
+
+
+def test_rungs_are_numbered_in_order():
+    for folder, ext, count in (("csrc", ".c", 5), ("pyx", ".pyx", 4), ("csrc/cuda", ".cu", 7)):
+        names = sorted(f for f in os.listdir(os.path.join(ROOT, folder))
+                       if f.endswith(ext) and f[0].isdigit())
+        assert [int(n.split("_")[0]) for n in names] == list(range(1, count + 1)), names
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+@pytest.mark.parametrize("double", [False, True], ids=["float32", "float64"])
+@pytest.mark.parametrize("rung", C_RUNGS + ["few_rows.c"])
+def test_rung_file_compiles_alone(rung, double, tmp_path):
+    path = os.path.join(ROOT, "csrc", rung)
+    with open(path) as f:
+        includes = [line for line in f if line.startswith("#include")]
+    if rung in C_RUNGS:
+        assert len(includes) == 1, includes
+    cmd = ["cc", "-std=c11", "-O1", "-c", path, "-I", os.path.join(ROOT, "csrc"),
+           "-o", str(tmp_path / "rung.o"), "-Werror=implicit-function-declaration"]
+    out = subprocess.run(cmd + (["-DLADDER_DOUBLE"] if double else []), capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
