@@ -6,10 +6,12 @@
  * C share each load of B: add_rows), and copied out at the end. The chunks are shared among
  * `threads` if > 1; as each thread sums into its own buffer, no two threads write to one
  * cache line of C until the copy (false sharing on a row of C that does not start on a
- * cache line would otherwise make 2 threads slower than 1).
+ * cache line would otherwise make 2 threads slower than 1). Where C is too narrow for every
+ * thread to get whole rows of B's cache lines, the threads split K instead (split_k).
  * Compiled for AVX2 + FMA, which c_simd/c_omp require anyway (AVX-512 CPUs have them too),
  * so that gcc vectorises the j loop with FMAs; called only after the CPU check.
  * Measurements of this path and of the cut-off LADDER_FEW_ROWS: docs/numpy.md. */
+#include <stdlib.h>
 #include <string.h>
 #include "ladder.h"
 
@@ -37,35 +39,77 @@ add_rows(const int rows, const real *A, size_t lda, const real *restrict b0,
     }
 }
 
+/* sums[0:M, 0:w] += A[0:M, k0:k1] @ B[k0:k1, 0:w], four rows of B at a time. */
+static void sum_rows(size_t M, size_t w, size_t k0, size_t k1, const real *A, size_t lda,
+                     const real *B, size_t ldb, real *restrict sums)
+{
+    size_t k = k0;
+    for (; k + 4 <= k1; k += 4) {
+        const real *b0 = B + k * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+        size_t i = 0;
+        for (; i + 4 <= M; i += 4)
+            add_rows(4, A + i * lda + k, lda, b0, b1, b2, b3, sums + i * w, w);
+        for (; i + 2 <= M; i += 2)
+            add_rows(2, A + i * lda + k, lda, b0, b1, b2, b3, sums + i * w, w);
+        for (; i < M; i++)
+            add_rows(1, A + i * lda + k, lda, b0, b1, b2, b3, sums + i * w, w);
+    }
+    for (; k < k1; k++)
+        for (size_t i = 0; i < M; i++) {
+            const real a = A[i * lda + k], *restrict b = B + k * ldb;
+            real *restrict c = sums + i * w;
+            for (size_t j = 0; j < w; j++)
+                c[j] += a * b[j];
+        }
+}
+
+/* C too narrow to give every thread columns of its own (M x N <= ROW_CHUNK): the threads
+ * split K instead, each summing its stretch of B's rows into its own partial C, and the
+ * partials are then added in thread order, so the result does not depend on timing.
+ * Returns 0, or -1 if the partials cannot be allocated. */
+static int split_k(size_t M, size_t N, size_t K, const real *A, size_t lda, const real *B,
+                   size_t ldb, real *C, size_t ldc, int threads)
+{
+    const size_t MN = M * N;
+    real *partial = malloc((size_t)threads * MN * sizeof(real));
+    if (!partial)
+        return -1;
+    #pragma omp parallel num_threads(threads)
+    {
+        #pragma omp for schedule(static)
+        for (int t = 0; t < threads; t++) {
+            real *mine = partial + (size_t)t * MN;
+            memset(mine, 0, MN * sizeof(real));
+            sum_rows(M, N, K * t / threads, K * (t + 1) / threads, A, lda, B, ldb, mine);
+        }
+        #pragma omp for schedule(static)
+        for (size_t e = 0; e < MN; e++) {
+            real total = 0;
+            for (int t = 0; t < threads; t++)
+                total += partial[(size_t)t * MN + e];
+            C[e / N * ldc + e % N] = total;
+        }
+    }
+    free(partial);
+    return 0;
+}
+
 void MM(few_rows)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real *B,
                   size_t ldb, real *C, size_t ldc, int threads)
 {
     /* whole cache lines per chunk, and one chunk per thread where C is narrow */
     const size_t per_thread = round_up((N + threads - 1) / threads, 64 / sizeof(real));
     const size_t chunk = min_size(ROW_CHUNK / M, per_thread);
+    /* Each thread's share of a row of B under 1 KiB: it would stream B in short pieces. */
+    if (threads > 1 && M * N <= ROW_CHUNK && per_thread * sizeof(real) < 1024 &&
+        K >= 64 * (size_t)threads && split_k(M, N, K, A, lda, B, ldb, C, ldc, threads) == 0)
+        return;
     #pragma omp parallel for if (threads > 1) num_threads(threads) schedule(static)
     for (size_t j0 = 0; j0 < N; j0 += chunk) {
         const size_t w = min_size(chunk, N - j0);
         real sums[ROW_CHUNK] __attribute__((aligned(64)));
         memset(sums, 0, M * w * sizeof(real));
-        size_t k = 0;
-        for (; k + 4 <= K; k += 4) {
-            const real *b0 = B + k * ldb + j0, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
-            size_t i = 0;
-            for (; i + 4 <= M; i += 4)
-                add_rows(4, A + i * lda + k, lda, b0, b1, b2, b3, sums + i * w, w);
-            for (; i + 2 <= M; i += 2)
-                add_rows(2, A + i * lda + k, lda, b0, b1, b2, b3, sums + i * w, w);
-            for (; i < M; i++)
-                add_rows(1, A + i * lda + k, lda, b0, b1, b2, b3, sums + i * w, w);
-        }
-        for (; k < K; k++)
-            for (size_t i = 0; i < M; i++) {
-                const real a = A[i * lda + k], *restrict b = B + k * ldb + j0;
-                real *restrict c = sums + i * w;
-                for (size_t j = 0; j < w; j++)
-                    c[j] += a * b[j];
-            }
+        sum_rows(M, w, 0, K, A, lda, B + j0, ldb, sums);
         for (size_t i = 0; i < M; i++)
             memcpy(C + i * ldc + j0, sums + i * w, w * sizeof(real));
     }

@@ -158,3 +158,19 @@ def test_extreme_blocks_every_loop(kernel, dtype, which):
         for m, n, k in [(61, 130, 70), (48, 64, 80), (13, 200, 41), (100, 7, 123)]:
             a, b = random_matrix(rng, m, k, dtype), random_matrix(rng, k, n, dtype)
             assert_matmul_close(ml.matmul(a, b, kernel=kernel), a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("threads", [2, 3, 7])
+@pytest.mark.parametrize("m, n, k", [(1, 100, 25600), (3, 37, 5000), (8, 5, 999), (2, 700, 3000)])
+def test_few_rows_on_several_threads(m, n, k, threads, dtype):
+    """A few rows of A on several threads: C narrow enough that the threads split K (and add
+    their partial sums in a fixed order, so the answer does not depend on timing), or wide
+    enough that they split the columns."""
+    if not next(i for i in ml.kernels() if i.name == "c_omp").available:
+        pytest.skip("c_omp unavailable")
+    rng = np.random.default_rng(11)
+    a, b = random_matrix(rng, m, k, dtype), random_matrix(rng, k, n, dtype)
+    c = ml.matmul(a, b, kernel="c_omp", threads=threads)
+    assert_matmul_close(c, a, b)
+    np.testing.assert_array_equal(c, ml.matmul(a, b, kernel="c_omp", threads=threads))
