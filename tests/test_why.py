@@ -74,7 +74,7 @@ def test_verdicts_read_the_numbers():
                                     "ukernel_avx512_12x16_half"])
 def test_built_micro_kernels_keep_accumulators_in_registers(kernel):
     """Not a speed test but a code-generation check: a micro-kernel whose compiler spilled its
-    accumulators to the stack in the k loop runs 15-40% slower (docs/where-the-time-goes.md)."""
+    accumulators to the stack in the k loop is 15-40% slower (docs/where-the-time-goes.md)."""
     import matmul_ladder as ml
     isa = kernel.split("_")[1]
     if not any(c.startswith(isa) for c in ml.build_info()["simd"]["compiled"]):
