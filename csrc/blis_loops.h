@@ -103,14 +103,58 @@ static inline void pack_a_panel(size_t h, size_t kc, size_t mr, const real *A, s
     }
 }
 
+#if defined(__SSE2__) /* every x86-64 CPU: no target flags needed */
+#include <emmintrin.h>
+#define PACK_V (16 / sizeof(real)) /* elements per 128-bit register: 4 float, 2 double */
+/* Ap[q * mr + r] = A[r * lda + q] for r, q < PACK_V: a PACK_V x PACK_V block of A, transposed
+ * in registers, so that A's rows are read with whole vector loads. */
+static inline void transpose_block(const real *A, size_t lda, real *Ap, size_t mr)
+{
+#ifdef LADDER_DOUBLE
+    const __m128d r0 = _mm_loadu_pd(A), r1 = _mm_loadu_pd(A + lda);
+    _mm_storeu_pd(Ap, _mm_unpacklo_pd(r0, r1));
+    _mm_storeu_pd(Ap + mr, _mm_unpackhi_pd(r0, r1));
+#else
+    __m128 r0 = _mm_loadu_ps(A), r1 = _mm_loadu_ps(A + lda), r2 = _mm_loadu_ps(A + 2 * lda),
+           r3 = _mm_loadu_ps(A + 3 * lda);
+    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+    _mm_storeu_ps(Ap, r0);
+    _mm_storeu_ps(Ap + mr, r1);
+    _mm_storeu_ps(Ap + 2 * mr, r2);
+    _mm_storeu_ps(Ap + 3 * mr, r3);
+#endif
+}
+
+/* A full micro-panel (mr rows): PACK_V columns of k at a time, whole blocks transposed in
+ * registers, the rows past the last whole block copied one by one. */
+static inline void pack_a_full(size_t kc, size_t mr, const real *A, size_t lda, real *Ap)
+{
+    size_t k = 0;
+    for (; k + PACK_V <= kc; k += PACK_V, Ap += PACK_V * mr) {
+        size_t i = 0;
+        for (; i + PACK_V <= mr; i += PACK_V)
+            transpose_block(A + i * lda + k, lda, Ap + i, mr);
+        for (; i < mr; i++)
+            for (size_t q = 0; q < PACK_V; q++)
+                Ap[q * mr + i] = A[i * lda + k + q];
+    }
+    pack_a_panel(mr, kc - k, mr, A + k, lda, Ap);
+}
+#else
+static inline void pack_a_full(size_t kc, size_t mr, const real *A, size_t lda, real *Ap)
+{
+    pack_a_panel(mr, kc, mr, A, lda, Ap);
+}
+#endif
+
 static void pack_a(size_t mc, size_t kc, size_t mr, const real *A, size_t lda, real *Ap)
 {
     for (size_t i0 = 0; i0 < mc; i0 += mr, Ap += mr * kc, A += mr * lda) {
         const size_t h = min_size(mr, mc - i0);
         if (h == mr && mr == UK_AVX512_MR)  /* constant sizes, so gcc unrolls the rows */
-            pack_a_panel(UK_AVX512_MR, kc, UK_AVX512_MR, A, lda, Ap);
+            pack_a_full(kc, UK_AVX512_MR, A, lda, Ap);
         else if (h == mr && mr == UK_AVX2_MR)
-            pack_a_panel(UK_AVX2_MR, kc, UK_AVX2_MR, A, lda, Ap);
+            pack_a_full(kc, UK_AVX2_MR, A, lda, Ap);
         else
             pack_a_panel(h, kc, mr, A, lda, Ap);
     }
