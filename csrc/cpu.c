@@ -127,8 +127,3 @@ ladder_cache ladder_cache_info(int level)
     return (ladder_cache){atomic_load(&bytes[level]), atomic_load(&ways[level]),
                           atomic_load(&line[level])};
 }
-
-size_t ladder_cache_bytes(int level)
-{
-    return ladder_cache_info(level).bytes;
-}

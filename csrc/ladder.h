@@ -93,7 +93,6 @@ typedef struct {
     size_t bytes, ways, line; /* per core (L1d, L2) or the whole cache (L3) */
 } ladder_cache;
 ladder_cache ladder_cache_info(int level);
-size_t ladder_cache_bytes(int level);
 /* 1 if built with OpenMP. */
 int ladder_has_openmp(void);
 

@@ -25,7 +25,6 @@ cdef extern from "ladder.h" nogil:
     double ladder_fma_peak(size_t, int, int, double)
     double ladder_ukernel_peak(size_t, int, double)
     double ladder_triad_gbs(size_t, int, int)
-    size_t ladder_cache_bytes(int)
     ctypedef struct ladder_cache:
         size_t bytes, ways, line
     ladder_cache ladder_cache_info(int)
@@ -119,11 +118,6 @@ def set_isa(str name):
 
 def has_openmp():
     return bool(ladder_has_openmp())
-
-
-def cache_bytes():
-    """{'L1d': bytes, 'L2': bytes, 'L3': bytes} as the kernels read them."""
-    return {"L1d": ladder_cache_bytes(1), "L2": ladder_cache_bytes(2), "L3": ladder_cache_bytes(3)}
 
 
 def cache_geometry():

@@ -166,6 +166,7 @@ def build_info():
     """How the kernels were built and what this CPU offers them."""
     cfg = _read_build_config()
     ck = _registry._ckernels
+    geometry = ck.cache_geometry() if ck else {}
     python_cflags = cfg.get("python_cflags", "")
     plain = f"{python_cflags} {cfg.get('plain_flags', '')}".strip()
     packed = f"{python_cflags} {cfg.get('packed_flags', '')}".strip()
@@ -189,8 +190,8 @@ def build_info():
             "active": ck.active_isa() if ck else "unknown",
         },
         "cpu": {**_cpu_facts(), "cores": os.cpu_count(), "default_threads": default_threads(),
-                "caches": ck.cache_bytes() if ck else {},
-                "cache_geometry": ck.cache_geometry() if ck else {}},
+                "caches": {level: g[0] for level, g in geometry.items()},
+                "cache_geometry": geometry},
         "blocking": {},
         "extension_error": _registry._C_MISSING,
     }

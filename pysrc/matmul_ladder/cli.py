@@ -143,6 +143,11 @@ def _memory_bytes():
         return None
 
 
+def kernel_names(args):
+    """The names given to --kernels, or [] where it was not given."""
+    return [k.strip() for k in (args.kernels or "").split(",") if k.strip()]
+
+
 def check_args(args):
     """Raise UsageError for any option outside its domain, before anything is measured."""
     if args.from_csv:
@@ -166,7 +171,7 @@ def check_args(args):
         sizes = args.sizes or base["sizes"]
         if args.kernels is not None:
             from . import _registry
-            names = [k.strip() for k in args.kernels.split(",") if k.strip()]
+            names = kernel_names(args)
             if not names:
                 raise UsageError("--kernels: give at least one kernel name")
             unknown = [n for n in names if n not in _registry.BY_NAME]
@@ -192,7 +197,7 @@ def check_args(args):
 
 def config_from_args(args):
     base = QUICK if args.quick else DEFAULT
-    names = [k.strip() for k in args.kernels.split(",") if k.strip()] if args.kernels else None
+    names = kernel_names(args) or None
     return Config(
         sizes=args.sizes or base["sizes"], shapes=args.shape,
         dtypes=["float32", "float64"] if args.dtype == "both" else [args.dtype],
