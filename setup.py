@@ -2,14 +2,22 @@
 Cython rungs (pyx/).
 
 Build facts are detected, not assumed:
-- OpenMP: a test program is compiled and linked with -fopenmp. Without it the package still
-  builds; the OpenMP rungs run serially and are listed unavailable.
-- SIMD: the micro-kernels carry their own `#pragma GCC target`, so no -march flag is ever
-  needed; the CPU is checked at run time before they are called.
+- Compiler: gcc or clang (Apple's too). MSVC is refused with one message that names the
+  routes that work (WSL2, or clang/gcc).
+- OpenMP: a test program is compiled and linked with -fopenmp; on macOS, where Apple's clang
+  has no -fopenmp, with `-Xpreprocessor -fopenmp -lomp` against Homebrew's libomp (or the
+  prefix in MATMUL_LADDER_LIBOMP). Without OpenMP the package still builds; the OpenMP rungs
+  run serially and are listed unavailable.
+- SIMD: on x86-64 the micro-kernels carry their own `__attribute__((target(...)))`, so no
+  -march flag is ever needed; the CPU is checked at run time before they are called. On
+  arm64 the NEON micro-kernel needs nothing: NEON is part of the baseline. Each micro-kernel
+  file compiles to nothing on the other architecture.
 - Element types: each C rung file is written once in terms of `real` (csrc/ladder.h) and
   compiled twice here, for float32 and with -DLADDER_DOUBLE for float64.
 
-Environment variable:
+Environment variables:
+- MATMUL_LADDER_LIBOMP: the prefix of an LLVM libomp (include/omp.h, lib/libomp.*) to try when
+  -fopenmp alone does not work, as on macOS.
 - MATMUL_LADDER_CFLAGS: flags for the plain C rungs (c_naive, c_ikj, c_blocked) only.
   Default "-O3" for the baseline x86-64 ISA, which vectorises ikj with SSE2 at most, as a
   portable wheel would. "-O3 -march=native" lets gcc auto-vectorise them with AVX2/AVX-512
@@ -38,9 +46,17 @@ PACKED_RUNGS = ["csrc/4_simd.c", "csrc/5_omp.c", "csrc/few_rows.c"]
 PER_TYPE = {"float32": [], "float64": [("LADDER_DOUBLE", None)]}
 # Compiled once: run-time CPU facts, blocking, micro-kernels, probes.
 SHARED_SOURCES = ["csrc/cpu.c", "csrc/blocking.c", "csrc/scratch.c", "csrc/ukernel_avx2.c",
-                  "csrc/ukernel_avx512.c", "csrc/fma_peak.c", "csrc/stream.c"]
+                  "csrc/ukernel_avx512.c", "csrc/ukernel_neon.c", "csrc/fma_peak.c",
+                  "csrc/stream.c"]
 CYTHON_RUNGS = {"cy_naive": "pyx/1_cy_naive.pyx", "cy_ikj": "pyx/2_cy_ikj.pyx",
                 "cy_blocked": "pyx/3_cy_blocked.pyx", "cy_prange": "pyx/4_cy_prange.pyx"}
+
+
+MSVC_MESSAGE = (
+    "matmul-ladder does not build with Microsoft's compiler (MSVC): its C kernels use C11 "
+    "atomics, GCC/Clang target attributes and OpenMP 3 loops that MSVC lacks. On Windows, "
+    "install it inside WSL2 (Ubuntu), where it builds with gcc; or build with clang or gcc "
+    "(MSYS2/MinGW-w64), which is untested.")
 
 
 def c_ladder_extension():
@@ -70,42 +86,66 @@ class LadderBuildExt(build_ext):
     """build_ext that detects OpenMP, compiles the plain rungs with their own flags and
     records what it did in matmul_ladder/_build_config.json."""
 
-    def openmp_flag(self):
-        if sys.platform == "win32":
-            return None
-        test = "#include <omp.h>\nint main(void) { return omp_get_max_threads() < 1; }\n"
-        with tempfile.TemporaryDirectory() as tmp:
-            src = os.path.join(tmp, "omp_test.c")
-            with open(src, "w") as f:
-                f.write(test)
+    def openmp_candidates(self):
+        """(compile flags, link flags) to try in turn: plain -fopenmp (gcc; clang with
+        libomp), then an LLVM libomp under a known prefix (macOS: Homebrew's)."""
+        yield ["-fopenmp"], ["-fopenmp"]
+        prefixes = [os.environ.get("MATMUL_LADDER_LIBOMP", "")]
+        if sys.platform == "darwin":
             try:
-                objs = self.compiler.compile([src], output_dir=tmp, extra_postargs=["-fopenmp"])
-                self.compiler.link_executable(objs, "omp_test", output_dir=tmp,
-                                              extra_postargs=["-fopenmp"])
-            except Exception:  # CompileError, LinkError: no OpenMP here
-                return None
-        return "-fopenmp"
+                prefixes.append(subprocess.run(["brew", "--prefix", "libomp"], capture_output=True,
+                                               text=True, timeout=30).stdout.strip())
+            except (OSError, subprocess.SubprocessError):
+                pass
+            prefixes += ["/opt/homebrew/opt/libomp", "/usr/local/opt/libomp"]
+        for prefix in dict.fromkeys(p for p in prefixes if p and os.path.isdir(p)):
+            lib = os.path.join(prefix, "lib")
+            yield (["-Xpreprocessor", "-fopenmp", "-I" + os.path.join(prefix, "include")],
+                   ["-L" + lib, "-lomp", "-Wl,-rpath," + lib])
+
+    def openmp_flags(self):
+        """The first candidate that compiles, links and runs a test program, or None."""
+        test = "#include <omp.h>\nint main(void) { return omp_get_max_threads() < 1; }\n"
+        for compile_flags, link_flags in self.openmp_candidates():
+            with tempfile.TemporaryDirectory() as tmp:
+                src = os.path.join(tmp, "omp_test.c")
+                with open(src, "w") as f:
+                    f.write(test)
+                try:
+                    objs = self.compiler.compile([src], output_dir=tmp,
+                                                 extra_postargs=compile_flags)
+                    self.compiler.link_executable(objs, "omp_test", output_dir=tmp,
+                                                  extra_postargs=link_flags)
+                    subprocess.run([os.path.join(tmp, "omp_test")], check=True, timeout=30,
+                                   capture_output=True)
+                except Exception:  # CompileError, LinkError, a failed run: try the next one
+                    continue
+            return compile_flags, link_flags
+        return None
 
     def build_extensions(self):
-        omp = self.openmp_flag()
+        if self.compiler.compiler_type == "msvc":
+            sys.exit(MSVC_MESSAGE)
+        omp = self.openmp_flags()
         if omp is None:
             print("matmul-ladder: OpenMP not found; c_omp and cy_prange will run serially "
-                  "and be listed unavailable.")
-        omp_flags = [omp] if omp else []
+                  "and be listed unavailable. (macOS: brew install libomp)")
+        omp_compile, omp_link = omp or ([], [])
         for ext in self.extensions:
-            ext.extra_compile_args = PACKED_FLAGS + omp_flags
-            ext.extra_link_args = omp_flags
+            ext.extra_compile_args = PACKED_FLAGS + omp_compile
+            ext.extra_link_args = omp_link
         self.plain_flags = PLAIN_FLAGS
         self.config = {
             "compiler": " ".join(self.compiler.compiler_so[:1]),
             "compiler_version": compiler_version(self.compiler.compiler_so[0]),
             "python_cflags": " ".join(self.compiler.compiler_so[1:]),
             "openmp": omp is not None,
-            "openmp_flag": omp or "",
+            "openmp_flag": " ".join(omp_compile),
+            "openmp_link": " ".join(omp_link),
             "plain_flags": " ".join(PLAIN_FLAGS),
             "plain_flags_from_env": "MATMUL_LADDER_CFLAGS" in os.environ,
-            "packed_flags": " ".join(PACKED_FLAGS + omp_flags),
-            "cython_flags": " ".join(PACKED_FLAGS + omp_flags),
+            "packed_flags": " ".join(PACKED_FLAGS + omp_compile),
+            "cython_flags": " ".join(PACKED_FLAGS + omp_compile),
         }
         super().build_extensions()
         # Next to the package: in build_lib for a wheel, in the source tree for -e installs.

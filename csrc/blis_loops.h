@@ -35,13 +35,18 @@ static size_t balanced(size_t total, size_t block, size_t multiple)
 
 static int make_plan(gemm_plan *plan, int isa, size_t M, size_t N, size_t K, int threads)
 {
-    plan->run_half = NULL;
+    plan->run = plan->run_half = NULL;
+#if defined(LADDER_X86)
     if (isa == LADDER_ISA_AVX512) {
         plan->run = UKERNEL_AVX512;
         plan->run_half = UKERNEL_AVX512_HALF;
     } else if (isa == LADDER_ISA_AVX2)
         plan->run = UKERNEL_AVX2;
-    else
+#elif defined(LADDER_ARM64)
+    if (isa == LADDER_ISA_NEON)
+        plan->run = UKERNEL_NEON;
+#endif
+    if (!plan->run || !ladder_isa_compiled(isa))
         return -1;
     ladder_blocking *bs = &plan->bs;
     *bs = ladder_gemm_blocking(sizeof(real), isa);
@@ -155,6 +160,8 @@ static void pack_a(size_t mc, size_t kc, size_t mr, const real *A, size_t lda, r
             pack_a_full(kc, UK_AVX512_MR, A, lda, Ap);
         else if (h == mr && mr == UK_AVX2_MR)
             pack_a_full(kc, UK_AVX2_MR, A, lda, Ap);
+        else if (h == mr && mr == UK_NEON_MR)
+            pack_a_full(kc, UK_NEON_MR, A, lda, Ap);
         else
             pack_a_panel(h, kc, mr, A, lda, Ap);
     }

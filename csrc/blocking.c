@@ -108,11 +108,16 @@ ladder_tiles ladder_blocked_model(size_t elem, const ladder_cache *l1, const lad
 /* ---- this CPU -------------------------------------------------------------------------- */
 static void tile_of(size_t elem, int isa, size_t *mr, size_t *nr)
 {
-    *mr = isa == LADDER_ISA_AVX512 ? UK_AVX512_MR : UK_AVX2_MR;
-    if (isa == LADDER_ISA_AVX512)
+    if (isa == LADDER_ISA_AVX512) {
+        *mr = UK_AVX512_MR;
         *nr = elem == 4 ? UK_AVX512_NR_S : UK_AVX512_NR_D;
-    else
+    } else if (isa == LADDER_ISA_NEON) {
+        *mr = UK_NEON_MR;
+        *nr = elem == 4 ? UK_NEON_NR_S : UK_NEON_NR_D;
+    } else {
+        *mr = UK_AVX2_MR;
         *nr = elem == 4 ? UK_AVX2_NR_S : UK_AVX2_NR_D;
+    }
 }
 
 /* Sizes set from outside, per element size (index 0: float32, 1: float64); 0 keeps the

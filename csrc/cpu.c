@@ -1,12 +1,17 @@
 /* Run-time facts about this CPU: which micro-kernel it can run and its cache geometry.
- * Compiled for the baseline ISA, so it runs anywhere. */
+ * Compiled for the baseline ISA, so it runs anywhere. Cache geometry comes from Linux's
+ * sysfs, then sysconf (glibc), then macOS's sysctl, then typical values. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <unistd.h>
+#if defined(__APPLE__)
+#include <sys/sysctl.h>
+#endif
 #include "ladder.h"
 
 int ladder_best_isa(void)
 {
+#if defined(LADDER_X86) && (defined(__GNUC__) || defined(__clang__))
     /* __builtin_cpu_supports reads CPUID and checks that the OS saves the wide registers.
      * The AVX-512 path also uses AVX2 + FMA (few_rows.c, and ladder_set_isa lowering to
      * AVX2), which every AVX-512 CPU has; checked all the same. */
@@ -15,6 +20,30 @@ int ladder_best_isa(void)
     if (avx2 && __builtin_cpu_supports("avx512f"))
         return LADDER_ISA_AVX512;
     return avx2 ? LADDER_ISA_AVX2 : LADDER_ISA_NONE;
+#elif defined(LADDER_ARM64)
+    return LADDER_ISA_NEON;
+#else
+    return LADDER_ISA_NONE;
+#endif
+}
+
+int ladder_isa_compiled(int isa)
+{
+#if defined(LADDER_X86) && (defined(__GNUC__) || defined(__clang__))
+    return isa == LADDER_ISA_AVX2 || isa == LADDER_ISA_AVX512;
+#elif defined(LADDER_ARM64)
+    return isa == LADDER_ISA_NEON;
+#else
+    (void)isa;
+    return 0;
+#endif
+}
+
+int ladder_isa_usable(int isa)
+{
+    const int best = ladder_best_isa();
+    return isa == LADDER_ISA_NONE || isa == best ||
+           (isa == LADDER_ISA_AVX2 && best == LADDER_ISA_AVX512);
 }
 
 static atomic_int active_isa = -1;
@@ -31,7 +60,7 @@ int ladder_active_isa(void)
 
 int ladder_set_isa(int isa)
 {
-    if (isa < LADDER_ISA_NONE || isa > ladder_best_isa())
+    if (!ladder_isa_usable(isa))
         return -1;
     atomic_store(&active_isa, isa);
     return 0;
@@ -89,6 +118,32 @@ static ladder_cache read_sysfs(int level)
     return c;
 }
 
+#if defined(__APPLE__)
+static size_t sysctl_number(const char *name)
+{
+    unsigned long long v = 0;
+    size_t size = sizeof v;
+    if (sysctlbyname(name, &v, &size, NULL, 0) != 0)
+        return 0;
+    return size == 4 ? (size_t)(unsigned)v : (size_t)v; /* some keys are 32-bit */
+}
+
+/* macOS: the performance cores' caches (hw.perflevel0, Apple Silicon), else hw.*. The
+ * associativity is not published; typical values stand in for it. */
+static ladder_cache read_sysctl(int level)
+{
+    static const char *const perf[4] = {"", "hw.perflevel0.l1dcachesize",
+                                        "hw.perflevel0.l2cachesize", ""};
+    static const char *const plain[4] = {"", "hw.l1dcachesize", "hw.l2cachesize",
+                                         "hw.l3cachesize"};
+    ladder_cache c = {0, 0, 0};
+    if (perf[level][0]) c.bytes = sysctl_number(perf[level]);
+    if (!c.bytes) c.bytes = sysctl_number(plain[level]);
+    c.line = sysctl_number("hw.cachelinesize");
+    return c;
+}
+#endif
+
 static ladder_cache read_cache(int level)
 {
     /* Typical of current x86-64 and arm64 cores, where nothing can be read. */
@@ -104,6 +159,13 @@ static ladder_cache read_cache(int level)
     if (!c.bytes && (v = sysconf(size[level])) > 0) c.bytes = (size_t)v;
     if (!c.ways && (v = sysconf(ways[level])) > 0) c.ways = (size_t)v;
     if (!c.line && (v = sysconf(line[level])) > 0) c.line = (size_t)v;
+#endif
+#if defined(__APPLE__)
+    if (!c.bytes) {
+        const ladder_cache s = read_sysctl(level);
+        c.bytes = s.bytes;
+        if (!c.line) c.line = s.line;
+    }
 #endif
     if (!c.bytes) c.bytes = fallback[level].bytes;
     if (!c.ways) c.ways = fallback[level].ways;

@@ -8,8 +8,9 @@
  * cache line of C until the copy (false sharing on a row of C that does not start on a
  * cache line would otherwise make 2 threads slower than 1). Where C is too narrow for every
  * thread to get whole rows of B's cache lines, the threads split K instead (split_k).
- * Compiled for AVX2 + FMA, which c_simd/c_omp require anyway (AVX-512 CPUs have them too),
- * so that gcc vectorises the j loop with FMAs; called only after the CPU check.
+ * On x86-64 its functions are compiled for AVX2 + FMA (FEW_ROWS_TARGET), which c_simd/c_omp
+ * require anyway (AVX-512 CPUs have them too), so that the compiler vectorises the j loop
+ * with FMAs; called only after the CPU check. On arm64, NEON is the baseline.
  * Measurements of this path and of the cut-off LADDER_FEW_ROWS: docs/numpy.md. */
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +20,10 @@ static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 
 #define ROW_CHUNK 4096
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
+#define FEW_ROWS_TARGET LADDER_TARGET_AVX2
 /* sums[r][0:w] += A[r][k:k+4] @ B[k:k+4][j0:j0+w] for the rows r < `rows` (4, 2 or 1, a
  * constant in each call below, so the r loops unroll): the rows share each load of B. */
-static inline __attribute__((always_inline)) void
+FEW_ROWS_TARGET static inline __attribute__((always_inline)) void
 add_rows(const int rows, const real *A, size_t lda, const real *restrict b0,
          const real *restrict b1, const real *restrict b2, const real *restrict b3,
          real *restrict sums, size_t w)
@@ -40,7 +40,7 @@ add_rows(const int rows, const real *A, size_t lda, const real *restrict b0,
 }
 
 /* sums[0:M, 0:w] += A[0:M, k0:k1] @ B[k0:k1, 0:w], four rows of B at a time. */
-static void sum_rows(size_t M, size_t w, size_t k0, size_t k1, const real *A, size_t lda,
+FEW_ROWS_TARGET static void sum_rows(size_t M, size_t w, size_t k0, size_t k1, const real *A, size_t lda,
                      const real *B, size_t ldb, real *restrict sums)
 {
     size_t k = k0;
@@ -67,7 +67,7 @@ static void sum_rows(size_t M, size_t w, size_t k0, size_t k1, const real *A, si
  * split K instead, each summing its stretch of B's rows into its own partial C, and the
  * partials are then added in thread order, so the result does not depend on timing.
  * Returns 0, or -1 if the partials cannot be allocated. */
-static int split_k(size_t M, size_t N, size_t K, const real *A, size_t lda, const real *B,
+FEW_ROWS_TARGET static int split_k(size_t M, size_t N, size_t K, const real *A, size_t lda, const real *B,
                    size_t ldb, real *C, size_t ldc, int threads)
 {
     const size_t MN = M * N;
@@ -94,7 +94,7 @@ static int split_k(size_t M, size_t N, size_t K, const real *A, size_t lda, cons
     return 0;
 }
 
-void MM(few_rows)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real *B,
+FEW_ROWS_TARGET void MM(few_rows)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real *B,
                   size_t ldb, real *C, size_t ldc, int threads)
 {
     /* whole cache lines per chunk, and one chunk per thread where C is narrow */
@@ -114,5 +114,4 @@ void MM(few_rows)(size_t M, size_t N, size_t K, const real *A, size_t lda, const
             memcpy(C + i * ldc + j0, sums + i * w, w * sizeof(real));
     }
 }
-#pragma GCC pop_options
 

@@ -20,6 +20,24 @@
 
 #include <stddef.h>
 
+/* ---- the CPU and compiler this file is compiled for ---------------------------------- */
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
+#define LADDER_X86 1
+#elif defined(__aarch64__) || defined(_M_ARM64)
+#define LADDER_ARM64 1
+#endif
+/* Per-function instruction sets (gcc and clang): a function marked LADDER_TARGET_AVX2 may use
+ * AVX2 + FMA intrinsics and is called only after the run-time CPU check, so the rest of the
+ * package stays baseline x86-64 and no -march flag is needed. Advanced SIMD (NEON) is part
+ * of the arm64 baseline and needs no mark. */
+#if defined(LADDER_X86) && (defined(__GNUC__) || defined(__clang__))
+#define LADDER_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define LADDER_TARGET_AVX512 __attribute__((target("avx512f")))
+#else
+#define LADDER_TARGET_AVX2
+#define LADDER_TARGET_AVX512
+#endif
+
 /* ---- the rungs, both element types -------------------------------------------------- */
 #define LADDER_DECLARE(T, S)                                                           \
     void mm_naive_##S(size_t, size_t, size_t, const T *, size_t, const T *, size_t,    \
@@ -53,6 +71,9 @@ void ukernel_avx512_12x16(UKERNEL_ARGS(double));
  * most MR/2 rows. */
 void ukernel_avx512_12x32_half(UKERNEL_ARGS(float));
 void ukernel_avx512_12x16_half(UKERNEL_ARGS(double));
+/* arm64 Advanced SIMD (NEON): 24 of the 32 128-bit registers hold the tile. */
+void ukernel_neon_8x12(UKERNEL_ARGS(float));
+void ukernel_neon_8x6(UKERNEL_ARGS(double));
 #define UK_WARM_BYTES_PER_K 16
 
 #define UK_AVX2_MR 6
@@ -61,6 +82,9 @@ void ukernel_avx512_12x16_half(UKERNEL_ARGS(double));
 #define UK_AVX512_MR 12
 #define UK_AVX512_NR_S 32
 #define UK_AVX512_NR_D 16
+#define UK_NEON_MR 8
+#define UK_NEON_NR_S 12
+#define UK_NEON_NR_D 6
 #define UK_MAX_TILE (12 * 32) /* largest MR*NR, for edge-tile buffers */
 
 /* ---- the element type of this compilation ------------------------------------------- */
@@ -70,21 +94,29 @@ typedef double real;
 #define UKERNEL_AVX2 ukernel_avx2_6x8
 #define UKERNEL_AVX512 ukernel_avx512_12x16
 #define UKERNEL_AVX512_HALF ukernel_avx512_12x16_half
+#define UKERNEL_NEON ukernel_neon_8x6
 #else
 typedef float real;
 #define MM(rung) mm_##rung##_s
 #define UKERNEL_AVX2 ukernel_avx2_6x16
 #define UKERNEL_AVX512 ukernel_avx512_12x32
 #define UKERNEL_AVX512_HALF ukernel_avx512_12x32_half
+#define UKERNEL_NEON ukernel_neon_8x12
 #endif
 
 /* ---- run-time CPU facts (cpu.c) ----------------------------------------------------- */
-enum ladder_isa { LADDER_ISA_NONE = 0, LADDER_ISA_AVX2 = 1, LADDER_ISA_AVX512 = 2 };
+enum ladder_isa { LADDER_ISA_NONE = 0, LADDER_ISA_AVX2 = 1, LADDER_ISA_AVX512 = 2,
+                  LADDER_ISA_NEON = 3 };
 
-/* Best micro-kernel ISA that this CPU and OS support (checks CPUID and XCR0). */
+/* Best micro-kernel ISA that this CPU and OS support (x86: CPUID and XCR0; arm64: NEON,
+ * which every arm64 CPU has). */
 int ladder_best_isa(void);
-/* The ISA that c_simd/c_omp use: the best one, unless lowered by ladder_set_isa or the
- * environment variable MATMUL_LADDER_ISA=avx2|avx512 read at first use. */
+/* 1 if this build has a micro-kernel for `isa` (x86-64: AVX2, AVX-512; arm64: NEON). */
+int ladder_isa_compiled(int isa);
+/* 1 if this CPU can run `isa`'s micro-kernel (an AVX-512 CPU also runs the AVX2 one). */
+int ladder_isa_usable(int isa);
+/* The ISA that c_simd/c_omp use: the best one, unless changed by ladder_set_isa (from
+ * Python: ml.set_simd_isa or the environment variable MATMUL_LADDER_ISA). */
 int ladder_active_isa(void);
 /* Returns 0, or -1 (and changes nothing) if this CPU cannot run `isa`. */
 int ladder_set_isa(int isa);

@@ -7,17 +7,17 @@
  * (c0a ... c5b), one row each per ROWS(X) expansion, so that gcc keeps them in registers.
  * The k loop is unrolled 4 times, so that the loop's own instructions do not take issue
  * slots from the FMAs.
- * Compiled for AVX2/FMA by the pragma below, whatever the global flags; called only after
- * ladder_best_isa() has checked the CPU, so older CPUs never see these instructions. */
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#include <immintrin.h>
+ * Each function is compiled for AVX2/FMA (LADDER_TARGET_AVX2), whatever the global flags,
+ * and called only after ladder_best_isa() has checked the CPU, so older CPUs never see
+ * these instructions. On other CPUs this file compiles to nothing. */
 #include "ladder.h"
+#if defined(LADDER_X86)
+#include <immintrin.h>
 
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 _Static_assert(UK_AVX2_MR == 6, "ROWS lists the micro-kernel's MR rows");
 
-void ukernel_avx2_6x16(size_t kc, const float *Ap, const float *Bp, float *C, size_t ldc,
+LADDER_TARGET_AVX2 void ukernel_avx2_6x16(size_t kc, const float *Ap, const float *Bp, float *C, size_t ldc,
                     int accumulate, const char *warm)
 {
 #define ZERO(i) __m256 c##i##a = _mm256_setzero_ps(), c##i##b = _mm256_setzero_ps();
@@ -58,7 +58,7 @@ void ukernel_avx2_6x16(size_t kc, const float *Ap, const float *Bp, float *C, si
 #undef ZERO
 }
 
-void ukernel_avx2_6x8(size_t kc, const double *Ap, const double *Bp, double *C, size_t ldc,
+LADDER_TARGET_AVX2 void ukernel_avx2_6x8(size_t kc, const double *Ap, const double *Bp, double *C, size_t ldc,
                     int accumulate, const char *warm)
 {
 #define ZERO(i) __m256d c##i##a = _mm256_setzero_pd(), c##i##b = _mm256_setzero_pd();
@@ -99,4 +99,4 @@ void ukernel_avx2_6x8(size_t kc, const double *Ap, const double *Bp, double *C, 
 #undef ZERO
 }
 
-#pragma GCC pop_options
+#endif

@@ -9,16 +9,16 @@
  * of at most 6 rows at the bottom edge of C (M = 64 is 5 tiles of 12 and one of 4, which
  * the 12-row kernel computes at 1/3 use). `rows` is a constant in each caller, so gcc
  * drops the code of the rows past it.
- * Compiled for AVX-512F by the pragma below and called only after the CPU check. */
-#pragma GCC push_options
-#pragma GCC target("avx512f")
-#include <immintrin.h>
+ * Each function is compiled for AVX-512F (LADDER_TARGET_AVX512) and called only after the
+ * CPU check. On other CPUs this file compiles to nothing. */
 #include "ladder.h"
+#if defined(LADDER_X86)
+#include <immintrin.h>
 
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 _Static_assert(UK_AVX512_MR == 12, "ROWS lists the micro-kernel's MR rows");
 
-static inline __attribute__((always_inline)) void
+LADDER_TARGET_AVX512 static inline __attribute__((always_inline)) void
 tile_s(const int rows, size_t kc, const float *Ap, const float *Bp, float *C, size_t ldc,
        int accumulate, const char *warm)
 {
@@ -60,19 +60,21 @@ tile_s(const int rows, size_t kc, const float *Ap, const float *Bp, float *C, si
 #undef ZERO
 }
 
+LADDER_TARGET_AVX512
 void ukernel_avx512_12x32(size_t kc, const float *Ap, const float *Bp, float *C, size_t ldc,
                       int accumulate, const char *warm)
 {
     tile_s(UK_AVX512_MR, kc, Ap, Bp, C, ldc, accumulate, warm);
 }
 
+LADDER_TARGET_AVX512
 void ukernel_avx512_12x32_half(size_t kc, const float *Ap, const float *Bp, float *C, size_t ldc,
                            int accumulate, const char *warm)
 {
     tile_s(UK_AVX512_MR / 2, kc, Ap, Bp, C, ldc, accumulate, warm);
 }
 
-static inline __attribute__((always_inline)) void
+LADDER_TARGET_AVX512 static inline __attribute__((always_inline)) void
 tile_d(const int rows, size_t kc, const double *Ap, const double *Bp, double *C, size_t ldc,
        int accumulate, const char *warm)
 {
@@ -114,16 +116,18 @@ tile_d(const int rows, size_t kc, const double *Ap, const double *Bp, double *C,
 #undef ZERO
 }
 
+LADDER_TARGET_AVX512
 void ukernel_avx512_12x16(size_t kc, const double *Ap, const double *Bp, double *C, size_t ldc,
                       int accumulate, const char *warm)
 {
     tile_d(UK_AVX512_MR, kc, Ap, Bp, C, ldc, accumulate, warm);
 }
 
+LADDER_TARGET_AVX512
 void ukernel_avx512_12x16_half(size_t kc, const double *Ap, const double *Bp, double *C, size_t ldc,
                            int accumulate, const char *warm)
 {
     tile_d(UK_AVX512_MR / 2, kc, Ap, Bp, C, ldc, accumulate, warm);
 }
 
-#pragma GCC pop_options
+#endif

@@ -21,6 +21,7 @@ cdef extern from "ladder.h" nogil:
     int ladder_best_isa()
     int ladder_active_isa()
     int ladder_set_isa(int)
+    int ladder_isa_compiled(int)
     int ladder_has_openmp()
     double ladder_fma_peak(size_t, int, int, double)
     double ladder_ukernel_peak(size_t, int, double)
@@ -46,7 +47,7 @@ ctypedef fused real:
     double
 
 RUNGS = ("c_naive", "c_ikj", "c_blocked", "c_simd", "c_omp")
-ISA_NAMES = ("none", "avx2", "avx512")
+ISA_NAMES = ("none", "avx2", "avx512", "neon")
 
 
 cdef size_t row_stride(const real[:, :] x, str name) except? 0:
@@ -97,8 +98,14 @@ def run(str rung, const real[:, :] a, const real[:, :] b, real[:, :] c, int thre
 
 
 def best_isa():
-    """The widest micro-kernel ISA this CPU and OS support: 'avx512', 'avx2' or 'none'."""
+    """The widest micro-kernel ISA this CPU and OS support: 'avx512', 'avx2', 'neon' or
+    'none'."""
     return ISA_NAMES[ladder_best_isa()]
+
+
+def compiled_isas():
+    """The micro-kernel ISAs this build has: ['avx2', 'avx512'] on x86-64, ['neon'] on arm64."""
+    return [name for i, name in enumerate(ISA_NAMES) if i and ladder_isa_compiled(i)]
 
 
 def active_isa():
@@ -107,7 +114,8 @@ def active_isa():
 
 
 def set_isa(str name):
-    """Make c_simd/c_omp use `name` ('avx2', 'avx512' or 'none'); returns the previous one."""
+    """Make c_simd/c_omp use `name` ('avx2', 'avx512', 'neon' or 'none'); returns the
+    previous one."""
     if name not in ISA_NAMES:
         raise ValueError(f"unknown ISA {name!r}; choose from {', '.join(ISA_NAMES)}")
     previous = active_isa()

@@ -43,6 +43,25 @@ def test_hot_loop_isa(function, label):
     assert facts is not None and facts.label() == label
 
 
+@pytest.mark.parametrize("function", ["ukernel_neon_8x12", "ukernel_neon_8x6"])
+def test_hot_loop_arm64(function):
+    """The NEON micro-kernels as aarch64-linux-gnu-gcc -O3 builds them: 24 fmla by element
+    per k, no accumulator on the stack."""
+    facts = disasm.hot_loop(disasm.parse_objdump(read("objdump_aarch64_sample.txt"))[function])
+    assert facts is not None and facts.label() == "NEON 128-bit + FMA" and facts.fp_ops == 24
+
+
+def test_width_classifies_arm64_instructions():
+    ins = disasm.Instruction
+    assert disasm.width(ins(0, "fmla", "v12.4s, v4.4s, v1.s[0]")) == (1, True, False)
+    assert disasm.width(ins(0, "fmadd", "d0, d1, d2, d0")) == (0, True, False)
+    assert disasm.width(ins(0, "fmul", "v0.2d, v1.2d, v2.2d")) == (1, False, True)
+    assert disasm.width(ins(0, "fmla", "z0.s, p0/m, z1.s, z2.s")) == (2, True, False)
+    assert disasm.width(ins(0, "ldr", "q2, [x2, #32]")) is None
+    assert disasm.spill(ins(0, "str", "q8, [sp, #64]"))
+    assert not disasm.spill(ins(0, "str", "d12, [sp, #32]"))
+
+
 def test_width_classifies_instructions():
     ins = disasm.Instruction
     assert disasm.width(ins(0, "vfmadd231pd", "%zmm1,%zmm2,%zmm3")) == (3, True, False)

@@ -4,6 +4,8 @@ import contextlib
 import json
 import os
 import platform
+import subprocess
+import sys
 from importlib import resources
 
 from . import _registry
@@ -66,7 +68,7 @@ def kernels():
 
 
 def set_simd_isa(isa):
-    """Choose the micro-kernel of c_simd/c_omp: 'avx512', 'avx2', 'none' or 'auto' (the best
+    """Choose the micro-kernel of c_simd/c_omp: 'avx512', 'avx2', 'neon', 'none' or 'auto' (the best
     this CPU runs). Returns the previous choice. Process-wide; the environment variable
     MATMUL_LADDER_ISA sets it at import. Raises ValueError for an ISA this CPU cannot run."""
     ck = _require_ckernels()
@@ -143,7 +145,8 @@ def _read_build_config():
 
 
 _FEATURES = ("sse2", "sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl",
-             "avx512_bf16", "amx_tile")
+             "avx512_bf16", "amx_tile",  # x86-64 (/proc/cpuinfo "flags")
+             "asimd", "asimdhp", "asimddp", "sve", "sve2", "bf16", "i8mm")  # arm64 ("Features")
 
 
 def _cpu_facts():
@@ -154,11 +157,17 @@ def _cpu_facts():
                 key, _, value = line.partition(":")
                 if key.strip() == "model name" and value.strip():
                     model = value.strip()
-                elif key.strip() == "flags":
+                elif key.strip() in ("flags", "Features"):
                     flags = set(value.split())
                     break
     except OSError:
         pass
+    if sys.platform == "darwin":
+        try:
+            model = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"],
+                                   capture_output=True, text=True, timeout=10).stdout.strip() or model
+        except (OSError, subprocess.SubprocessError):
+            pass
     return {"model": model, "features": [f for f in _FEATURES if f in flags]}
 
 
@@ -170,7 +179,10 @@ def build_info():
     python_cflags = cfg.get("python_cflags", "")
     plain = f"{python_cflags} {cfg.get('plain_flags', '')}".strip()
     packed = f"{python_cflags} {cfg.get('packed_flags', '')}".strip()
-    micro = "micro-kernels: #pragma GCC target(\"avx2,fma\") / (\"avx512f\")"
+    compiled = ck.compiled_isas() if ck else []
+    micro = ("micro-kernels: __attribute__((target(\"avx2,fma\") / (\"avx512f\")))"
+             if "avx2" in compiled else "micro-kernels: NEON (arm64 baseline)"
+             if "neon" in compiled else "micro-kernels: none for this CPU")
     info = {
         "compiler": cfg.get("compiler", "unknown"),
         "compiler_version": cfg.get("compiler_version", "unknown"),
@@ -185,7 +197,7 @@ def build_info():
                                else "default"),
         "openmp": bool(ck and ck.has_openmp()),
         "simd": {
-            "compiled": ["avx2+fma", "avx512f"],
+            "compiled": compiled,
             "usable": ck.best_isa() if ck else "unknown",
             "active": ck.active_isa() if ck else "unknown",
         },
@@ -196,7 +208,7 @@ def build_info():
         "extension_error": _registry._C_MISSING,
     }
     if ck:
-        isa = ck.active_isa() if ck.active_isa() != "none" else "avx2"
+        isa = ck.active_isa() if ck.active_isa() != "none" else (compiled or ["avx2"])[0]
         for dtype, size in (("float32", 4), ("float64", 8)):
             simd = {"isa": isa, **ck.gemm_blocking(size, isa)}
             simd["source"] = (f"tuned ({_tuned_from[size]})" if size in _tuned_from

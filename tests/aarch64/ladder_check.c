@@ -1,0 +1,168 @@
+/* The C ladder's check on a CPU the project cannot run natively: every C rung (c_naive,
+ * c_ikj, c_blocked, c_simd, c_omp) and the NEON micro-kernel, in both element types, on edge
+ * shapes, against a long-double reference, with the bound of matmul_ladder.check:
+ *
+ *     |C - C_ref| <= 2 * K * eps * (|A| @ |B|)    elementwise.
+ *
+ * Built by run.sh with a cross compiler and run under qemu-user (tests/test_aarch64.py);
+ * it builds and runs natively too. Exit status 0 if every check passes. */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ladder.h"
+
+static int failures, checks;
+
+static double uniform(unsigned long long *state) /* in [-1, 1) */
+{
+    *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (double)(*state >> 11) / (double)(1ULL << 52) - 1.0;
+}
+
+/* C (M x N, row stride ldc) against the reference from A (lda) and B (ldb); prints the first
+ * entry out of bound. T is float or double. */
+#define DEFINE_CHECK(T, S, EPS)                                                          \
+    static void check_##S(const char *what, size_t M, size_t N, size_t K, const T *A,    \
+                          size_t lda, const T *B, size_t ldb, const T *C, size_t ldc)     \
+    {                                                                                    \
+        checks++;                                                                        \
+        for (size_t i = 0; i < M; i++)                                                   \
+            for (size_t j = 0; j < N; j++) {                                             \
+                long double ref = 0, mag = 0;                                            \
+                for (size_t k = 0; k < K; k++) {                                         \
+                    ref += (long double)A[i * lda + k] * B[k * ldb + j];                 \
+                    mag += fabsl((long double)A[i * lda + k] * B[k * ldb + j]);          \
+                }                                                                        \
+                const long double err = fabsl((long double)C[i * ldc + j] - ref);        \
+                if (!(err <= 2.0L * K * EPS * mag)) {                                    \
+                    printf("FAIL %s %s M=%zu N=%zu K=%zu: C[%zu][%zu] = %g, expected "   \
+                           "%Lg +- %Lg\n", what, #T, M, N, K, i, j, (double)C[i * ldc + j], \
+                           ref, 2.0L * K * EPS * mag);                                   \
+                    failures++;                                                          \
+                    return;                                                              \
+                }                                                                        \
+            }                                                                            \
+    }
+DEFINE_CHECK(float, s, FLT_EPSILON)
+DEFINE_CHECK(double, d, DBL_EPSILON)
+
+/* Every rung on one shape, with row strides past the widths (lda = K + 3, ...), so that
+ * views are covered; C starts as garbage, which every rung must overwrite. */
+#define DEFINE_RUNGS(T, S)                                                               \
+    static void rungs_##S(size_t M, size_t N, size_t K, unsigned long long seed)         \
+    {                                                                                    \
+        const size_t lda = K + 3, ldb = N + 1, ldc = N + 2;                              \
+        T *A = malloc((M * lda + 1) * sizeof(T)), *B = malloc((K * ldb + 1) * sizeof(T)), \
+          *C = malloc((M * ldc + 1) * sizeof(T));                                        \
+        for (size_t i = 0; i < M * lda; i++) A[i] = (T)uniform(&seed);                   \
+        for (size_t i = 0; i < K * ldb; i++) B[i] = (T)uniform(&seed);                   \
+        char what[64];                                                                   \
+        for (int rung = 0; rung < 6; rung++) {                                           \
+            for (size_t i = 0; i < M * ldc; i++) C[i] = (T)NAN;                          \
+            int status = 0;                                                              \
+            const char *name[6] = {"c_naive", "c_ikj", "c_blocked", "c_simd",            \
+                                   "c_omp(1)", "c_omp(3)"};                              \
+            switch (rung) {                                                              \
+            case 0: mm_naive_##S(M, N, K, A, lda, B, ldb, C, ldc); break;                \
+            case 1: mm_ikj_##S(M, N, K, A, lda, B, ldb, C, ldc); break;                  \
+            case 2: mm_blocked_##S(M, N, K, A, lda, B, ldb, C, ldc); break;              \
+            case 3: status = mm_simd_##S(M, N, K, A, lda, B, ldb, C, ldc); break;        \
+            case 4: status = mm_omp_##S(M, N, K, A, lda, B, ldb, C, ldc, 1); break;      \
+            default: status = mm_omp_##S(M, N, K, A, lda, B, ldb, C, ldc, 3); break;     \
+            }                                                                            \
+            snprintf(what, sizeof what, "%s", name[rung]);                               \
+            if (status != 0) {                                                           \
+                printf("FAIL %s %s M=%zu N=%zu K=%zu: status %d\n", what, #T, M, N, K,   \
+                       status);                                                          \
+                failures++;                                                              \
+                checks++;                                                                \
+                continue;                                                                \
+            }                                                                            \
+            check_##S(what, M, N, K, A, lda, B, ldb, C, ldc);                            \
+        }                                                                                \
+        free(A), free(B), free(C);                                                       \
+    }
+DEFINE_RUNGS(float, s)
+DEFINE_RUNGS(double, d)
+
+/* The micro-kernel alone: one MR x NR tile, stored and then accumulated into C (ldc > NR). */
+#define DEFINE_UKERNEL(T, S, KERNEL, NR)                                                 \
+    static void ukernel_##S(size_t kc)                                                   \
+    {                                                                                    \
+        const size_t mr = UK_NEON_MR, nr = NR, ldc = NR + 5;                             \
+        unsigned long long seed = 7 + kc;                                                \
+        T *Ap = malloc((mr * kc + 1) * sizeof(T)), *Bp = malloc((kc * nr + 1) * sizeof(T)), \
+          *C = malloc(mr * ldc * sizeof(T)), *A = malloc((mr * kc + 1) * sizeof(T)),     \
+          *twice = malloc(mr * ldc * sizeof(T));                                         \
+        for (size_t i = 0; i < mr * kc; i++) Ap[i] = (T)uniform(&seed);                  \
+        for (size_t i = 0; i < kc * nr; i++) Bp[i] = (T)uniform(&seed);                  \
+        for (size_t i = 0; i < mr; i++) /* A row-major, from the packed column order */  \
+            for (size_t k = 0; k < kc; k++) A[i * kc + k] = Ap[k * mr + i];              \
+        KERNEL(kc, Ap, Bp, C, ldc, 0, NULL);                                             \
+        check_##S("ukernel", mr, nr, kc, A, kc, Bp, nr, C, ldc);                         \
+        KERNEL(kc, Ap, Bp, C, ldc, 1, NULL); /* C = 2 * A @ B */                         \
+        for (size_t i = 0; i < mr * ldc; i++) twice[i] = C[i] / 2;                       \
+        check_##S("ukernel accumulate", mr, nr, kc, A, kc, Bp, nr, twice, ldc);          \
+        free(Ap), free(Bp), free(C), free(A), free(twice);                               \
+    }
+#if defined(LADDER_ARM64)
+DEFINE_UKERNEL(float, s, ukernel_neon_8x12, UK_NEON_NR_S)
+DEFINE_UKERNEL(double, d, ukernel_neon_8x6, UK_NEON_NR_D)
+#endif
+
+static void all_shapes(const char *blocks)
+{
+    /* 0 and 1, primes, and non-multiples of every tile (MR = 8, NR = 12 / 6) and block;
+     * M <= 8 takes the few-rows path (split over K on 3 threads at M * N small). */
+    static const size_t shapes[][3] = {
+        {0, 5, 3}, {5, 0, 3}, {5, 3, 0}, {1, 1, 1}, {1, 37, 300}, {3, 200, 64}, {8, 12, 8},
+        {9, 13, 17}, {7, 5, 11}, {16, 24, 32}, {17, 31, 257}, {61, 67, 71}, {97, 11, 129},
+        {130, 150, 90}};
+    printf("blocks: %s\n", blocks);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        rungs_s(shapes[s][0], shapes[s][1], shapes[s][2], 1 + s);
+        rungs_d(shapes[s][0], shapes[s][1], shapes[s][2], 101 + s);
+    }
+}
+
+int main(void)
+{
+    const int isa = ladder_active_isa();
+    printf("micro-kernel ISA %d (best %d); L1d %zu, L2 %zu, L3 %zu bytes\n", isa,
+           ladder_best_isa(), ladder_cache_info(1).bytes, ladder_cache_info(2).bytes,
+           ladder_cache_info(3).bytes);
+#if defined(LADDER_ARM64)
+    if (isa != LADDER_ISA_NEON) {
+        printf("FAIL: the NEON micro-kernel is not active\n");
+        return 1;
+    }
+    for (int elem = 4; elem <= 8; elem += 4) {
+        const ladder_blocking b = ladder_gemm_blocking(elem, isa);
+        printf("float%d blocking: MR %zu NR %zu KC %zu MC %zu NC %zu\n", elem * 8, b.mr, b.nr,
+               b.kc, b.mc, b.nc);
+        if (b.mr != UK_NEON_MR || b.nr != (elem == 4 ? UK_NEON_NR_S : UK_NEON_NR_D) ||
+            !b.kc || b.mc % b.mr || b.nc % b.nr || !b.mc || !b.nc) {
+            printf("FAIL: blocking\n");
+            failures++;
+        }
+    }
+    const size_t depths[] = {1, 2, 7, 64, 301};
+    for (size_t i = 0; i < sizeof depths / sizeof depths[0]; i++) {
+        ukernel_s(depths[i]);
+        ukernel_d(depths[i]);
+    }
+#endif
+    all_shapes("from the cache model");
+    /* Many blocks on small shapes: MC = 2 MR, KC = 16, NC = 2 NR. */
+    ladder_set_gemm_blocking(4, 16, 16, 24);
+    ladder_set_gemm_blocking(8, 16, 16, 12);
+    all_shapes("MC 16, KC 16, NC 2 NR");
+    /* The extreme: MC = MR, KC = 8, NC = NR. */
+    ladder_set_gemm_blocking(4, 1, 8, 1);
+    ladder_set_gemm_blocking(8, 1, 8, 1);
+    all_shapes("MC = MR, KC = 8, NC = NR");
+    printf("%d checks, %d failures\n", checks, failures);
+    return failures != 0;
+}
