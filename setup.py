@@ -48,8 +48,14 @@ PER_TYPE = {"float32": [], "float64": [("LADDER_DOUBLE", None)]}
 SHARED_SOURCES = ["csrc/cpu.c", "csrc/blocking.c", "csrc/scratch.c", "csrc/ukernel_avx2.c",
                   "csrc/ukernel_avx512.c", "csrc/ukernel_neon.c", "csrc/fma_peak.c",
                   "csrc/stream.c"]
+# The convolution ladder (csrc/conv/), the same way: plain rungs 1-3, vector rungs 4-6.
+CONV_PLAIN_RUNGS = ["csrc/conv/1_naive.c", "csrc/conv/2_rows.c", "csrc/conv/3_fixed.c"]
+CONV_PACKED_RUNGS = ["csrc/conv/4_simd.c", "csrc/conv/5_omp.c", "csrc/conv/6_strips.c",
+                     "csrc/conv/simd_rows.c"]
 CYTHON_RUNGS = {"cy_naive": "pyx/1_cy_naive.pyx", "cy_ikj": "pyx/2_cy_ikj.pyx",
-                "cy_blocked": "pyx/3_cy_blocked.pyx", "cy_prange": "pyx/4_cy_prange.pyx"}
+                "cy_blocked": "pyx/3_cy_blocked.pyx", "cy_prange": "pyx/4_cy_prange.pyx",
+                "conv_cy_naive": "pyx/conv/1_cy_naive.pyx", "conv_cy_rows": "pyx/conv/2_cy_rows.pyx",
+                "conv_cy_prange": "pyx/conv/3_cy_prange.pyx"}
 
 
 MSVC_MESSAGE = (
@@ -64,6 +70,14 @@ def c_ladder_extension():
     ext = Extension("matmul_ladder._ckernels", ["pyx/_ckernels.pyx"] + SHARED_SOURCES,
                     include_dirs=["csrc"], depends=depends)
     ext.per_type_sources = {"plain": PLAIN_RUNGS, "packed": PACKED_RUNGS}
+    return ext
+
+
+def conv_extension():
+    depends = [os.path.join("csrc", "conv", f) for f in os.listdir(os.path.join("csrc", "conv"))]
+    ext = Extension("matmul_ladder._cconv", ["pyx/_cconv.pyx", "csrc/cpu.c"],
+                    include_dirs=["csrc"], depends=depends + ["csrc/ladder.h", "csrc/cpu.c"])
+    ext.per_type_sources = {"plain": CONV_PLAIN_RUNGS, "packed": CONV_PACKED_RUNGS}
     return ext
 
 
@@ -173,24 +187,30 @@ class LadderBuildExt(build_ext):
 
 
 class LadderBuildPy(build_py):
-    """build_py that ships the CUDA rungs (csrc/cuda/) in the package as cuda_src/, so that a
-    wheel or `pip install .` finds them; an editable install reads them from csrc/cuda/."""
+    """build_py that ships the CUDA rungs (csrc/cuda/, csrc/cuda/conv/) in the package as
+    cuda_src/, so that a wheel or `pip install .` finds them; an editable install reads them
+    from csrc/cuda/."""
 
     def run(self):
         super().run()
         target = os.path.join(self.build_lib, "matmul_ladder", "cuda_src")
         os.makedirs(target, exist_ok=True)
-        for name in sorted(os.listdir(os.path.join("csrc", "cuda"))):
-            if name.endswith((".cu", ".cuh")):
-                self.copy_file(os.path.join("csrc", "cuda", name), os.path.join(target, name))
+        for sub in ("", "conv"):  # the matmul rungs, and the convolution rungs in conv/
+            os.makedirs(os.path.join(target, sub), exist_ok=True)
+            for name in sorted(os.listdir(os.path.join("csrc", "cuda", sub))):
+                if name.endswith((".cu", ".cuh")):
+                    self.copy_file(os.path.join("csrc", "cuda", sub, name),
+                                   os.path.join(target, sub, name))
 
 
 extensions = cythonize(
-    [c_ladder_extension()] + [cython_rung_extension(n, p) for n, p in CYTHON_RUNGS.items()],
+    [c_ladder_extension(), conv_extension()] +
+    [cython_rung_extension(n, p) for n, p in CYTHON_RUNGS.items()],
     compiler_directives={"language_level": 3},
     include_path=["pyx"],
 )
 # cythonize returns new Extension objects: carry the per-type sources over.
 extensions[0].per_type_sources = c_ladder_extension().per_type_sources
+extensions[1].per_type_sources = conv_extension().per_type_sources
 
 setup(ext_modules=extensions, cmdclass={"build_ext": LadderBuildExt, "build_py": LadderBuildPy})

@@ -5,7 +5,7 @@ import pytest
 import matmul_ladder as ml
 from matmul_ladder.check import Reference
 
-CPU_KERNELS = [k.name for k in ml.kernels() if k.device == "cpu"]
+CPU_KERNELS = [k.name for k in ml.kernels("matmul") if k.device == "cpu"]
 DTYPES = [np.float32, np.float64]
 # py_naive interprets every multiply-add; keep its shapes small.
 PY_NAIVE_MAX_FLOPS = 3_000_000

@@ -13,7 +13,7 @@ C_RUNGS = ["c_naive", "c_ikj", "c_blocked", "c_simd", "c_omp"]
 
 
 def test_registry_lists_the_ladder_in_order():
-    names = [k.name for k in ml.kernels()]
+    names = [k.name for k in ml.kernels("matmul")]
     assert names[:6] == ["py_naive"] + C_RUNGS
     for baseline in ("numpy", "torch_cpu", "torch_cuda", "cupy"):
         assert baseline in names
@@ -22,7 +22,19 @@ def test_registry_lists_the_ladder_in_order():
         assert k.available == (k.reason == "")
         assert k.device in {"cpu", "gpu"}
         assert set(k.dtypes) <= {"float32", "float64"}
-        assert k.dtypes == (("float32",) if k.language == "CUDA" else ("float32", "float64"))
+        assert k.operation in {"matmul", "conv2d"}
+        matmul_cuda = k.language == "CUDA" and k.operation == "matmul"
+        assert k.dtypes == (("float32",) if matmul_cuda else ("float32", "float64"))
+
+
+def test_kernels_are_listed_by_operation():
+    everything = ml.kernels()
+    assert [k.name for k in everything] == [k.name for k in ml.kernels("matmul") + ml.kernels("conv2d")]
+    conv = [k.name for k in ml.kernels("conv2d")]
+    assert conv[:7] == ["conv_py_naive", "conv_c_naive", "conv_c_rows", "conv_c_fixed",
+                        "conv_c_simd", "conv_c_omp", "conv_c_strips"]
+    with pytest.raises(ValueError, match="operation"):
+        ml.kernels("fft")
 
 
 def test_build_info_holds_the_facts():

@@ -110,7 +110,7 @@ def test_output_is_fresh_c_ordered(kernel, dtype):
     assert not np.shares_memory(c, a) and not np.shares_memory(c, b)
 
 
-@pytest.mark.parametrize("kernel", kernel_params([k.name for k in ml.kernels()
+@pytest.mark.parametrize("kernel", kernel_params([k.name for k in ml.kernels("matmul")
                                                    if k.name.startswith(("c_", "cy_"))]))
 def test_compiled_kernels_write_cache_line_aligned_output(kernel):
     rng = np.random.default_rng(6)
@@ -118,8 +118,8 @@ def test_compiled_kernels_write_cache_line_aligned_output(kernel):
     assert ml.matmul(a, b, kernel=kernel).ctypes.data % 64 == 0
 
 
-@pytest.mark.parametrize("kernel", kernel_params([k.name for k in ml.kernels() if k.parallel
-                                                  and k.device == "cpu"]))
+@pytest.mark.parametrize("kernel", kernel_params([k.name for k in ml.kernels("matmul")
+                                                  if k.parallel and k.device == "cpu"]))
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_thread_counts_agree(kernel, dtype):
     rng = np.random.default_rng(11)

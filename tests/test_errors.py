@@ -38,7 +38,7 @@ def test_kernel_name_must_be_str():
         ml.matmul(A, B, kernel=3)
 
 
-PARALLEL = [k.name for k in ml.kernels() if k.parallel and k.device == "cpu"]
+PARALLEL = [k.name for k in ml.kernels("matmul") if k.parallel and k.device == "cpu"]
 SERIAL = [k for k in CPU_KERNELS if k not in PARALLEL]
 
 
@@ -60,7 +60,7 @@ def test_serial_kernels_refuse_threads(kernel):
     ml.matmul(A, B, kernel=kernel, threads=1)
 
 
-@pytest.mark.parametrize("info", [k for k in ml.kernels() if not k.available],
+@pytest.mark.parametrize("info", [k for k in ml.kernels("matmul") if not k.available],
                          ids=lambda k: k.name)
 def test_unavailable_kernels_say_why(info):
     assert info.reason
@@ -69,7 +69,7 @@ def test_unavailable_kernels_say_why(info):
 
 
 def test_gpu_kernels_refuse_numpy_arrays():
-    gpu = [k for k in ml.kernels() if k.device == "gpu" and k.available]
+    gpu = [k for k in ml.kernels("matmul") if k.device == "gpu" and k.available]
     if not gpu:
         pytest.skip("no GPU kernel available here")
     with pytest.raises(TypeError, match="cupy.asarray"):

@@ -6,7 +6,7 @@ import pytest
 import matmul_ladder as ml
 from matmul_ladder.check import Reference
 
-GPU = [k for k in ml.kernels() if k.device == "gpu"]
+GPU = [k for k in ml.kernels("matmul") if k.device == "gpu"]
 REASON = next((k.reason for k in GPU if k.name == "cupy"), "no GPU kernels")
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not any(k.available for k in GPU), reason=f"no GPU: {REASON}")]

@@ -2,7 +2,8 @@
 
     import matmul_ladder as ml
     c = ml.matmul(a, b, kernel="c_omp", threads=None)
-    ml.kernels()      # every rung and baseline, with availability and reason
+    ml.kernels()      # every rung and baseline, with availability, reason and operation
+    y = ml.conv2d(x, w, kernel="conv_c_omp", mode="valid", flip=False)  # 3x3 convolution ladder
     ml.build_info()   # compiler, flags per rung, OpenMP, SIMD, CPU features, block sizes
     with ml.bind("c_simd") as f:   # the kernel as a plain function, for timing loops
         c = f(a, b)
@@ -11,10 +12,11 @@
 from . import _api
 from ._api import (KernelInfo, KernelUnavailableError, bind, blocking_override, build_info,
                    fma_peak, kernels, matmul, set_simd_isa, triad_bandwidth, ukernel_peak)
+from .conv import conv2d
 from .tuner import tune
 from . import tuner as _tuner
 
-__all__ = ["matmul", "bind", "kernels", "build_info", "set_simd_isa", "KernelInfo",
+__all__ = ["matmul", "conv2d", "bind", "kernels", "build_info", "set_simd_isa", "KernelInfo",
            "KernelUnavailableError", "fma_peak", "ukernel_peak", "triad_bandwidth",
            "blocking_override", "tune"]
 __version__ = "0.1.0"

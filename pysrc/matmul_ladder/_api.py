@@ -29,7 +29,7 @@ def matmul(a, b, kernel="c_omp", threads=None):
     threads: None means OMP_NUM_THREADS, else all cores, for parallel kernels, and 1 for the
     others; a single-threaded kernel accepts only None or 1.
     """
-    k = _registry.get(kernel)
+    k = _registry.get(kernel, "matmul")
     nthreads = resolve_threads(kernel, k.parallel, threads)
     reason = k.availability()
     if reason:
@@ -49,7 +49,8 @@ def matmul(a, b, kernel="c_omp", threads=None):
 def bind(kernel, threads=None):
     """with ml.bind("c_omp", threads=2) as f: c = f(a, b)
 
-    The kernel as a plain function f(a, b) -> a @ b, with its threads pinned (OpenMP count,
+    The kernel as a plain function f(a, b) -> a @ b (for a convolution kernel, f(x, w) -> the
+    'valid' cross-correlation of x, at least 3 x 3, with the 3 x 3 w), with its threads pinned (OpenMP count,
     NumPy's BLAS through threadpoolctl, torch.set_num_threads) for the whole block: what
     timing loops call, so that the per-call checks and pinning of ml.matmul are not timed.
     f does not check its operands; give it what ml.matmul would accept."""
@@ -62,9 +63,13 @@ def bind(kernel, threads=None):
         yield run
 
 
-def kernels():
-    """Every kernel of the ladder and every baseline, in ladder order, with availability."""
-    return [k.info() for k in _registry.KERNELS]
+def kernels(operation=None):
+    """Every kernel of the ladders and every baseline, in ladder order, with availability and
+    the operation it computes ("matmul" or "conv2d"); `operation` keeps those of one."""
+    if operation is not None and operation not in _registry.OPERATIONS:
+        raise ValueError(f"operation must be one of {', '.join(_registry.OPERATIONS)} or None, "
+                         f"got {operation!r}")
+    return [k.info() for k in _registry.KERNELS if operation in (None, k.operation)]
 
 
 def set_simd_isa(isa):
@@ -74,7 +79,11 @@ def set_simd_isa(isa):
     ck = _require_ckernels()
     if isa == "auto":
         isa = ck.best_isa()
-    return ck.set_isa(isa)
+    previous = ck.set_isa(isa)
+    from ._conv_registry import _cconv  # the convolution rungs follow the same choice
+    if _cconv is not None:
+        _cconv.set_isa(ck.ISA_NAMES.index(isa))
+    return previous
 
 
 def _itemsize(dtype):

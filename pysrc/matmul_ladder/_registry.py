@@ -29,6 +29,7 @@ class KernelInfo:
     reason: str  # why not available; "" when it is
     device: str = "cpu"  # "cpu" (numpy arrays) or "gpu" (cupy arrays)
     dtypes: tuple = ("float32", "float64")
+    operation: str = "matmul"  # "matmul" (ml.matmul) or "conv2d" (ml.conv2d: 3x3 cross-correlation)
 
 
 @dataclass
@@ -42,11 +43,13 @@ class Kernel:
     availability: Callable[[], str]  # "" if usable here, else the reason
     device: str = "cpu"
     dtypes: tuple = ("float32", "float64")
+    operation: str = "matmul"
 
     def info(self):
         reason = self.availability()
         return KernelInfo(self.name, self.language, self.rung, self.description,
-                          self.parallel, not reason, reason, self.device, self.dtypes)
+                          self.parallel, not reason, reason, self.device, self.dtypes,
+                          self.operation)
 
     def bind(self, threads):
         return self.binder(threads)
@@ -270,13 +273,32 @@ def _cuda_rungs():
 
 
 KERNELS += _cuda_rungs()
+
+
+def _conv_kernels():
+    from ._conv_registry import CONV_KERNELS
+    return CONV_KERNELS
+
+
+KERNELS += _conv_kernels()
 BY_NAME = {k.name: k for k in KERNELS}
+OPERATIONS = ("matmul", "conv2d")
 
 
-def get(name):
+def names(operation):
+    return [k.name for k in KERNELS if k.operation == operation]
+
+
+def get(name, operation=None):
+    """The kernel called `name`; with `operation`, one that computes it (ValueError else)."""
     if not isinstance(name, str):
         raise TypeError(f"kernel must be a str, got {type(name).__name__}")
+    choices = names(operation) if operation else list(BY_NAME)
     try:
-        return BY_NAME[name]
+        kernel = BY_NAME[name]
     except KeyError:
-        raise ValueError(f"unknown kernel {name!r}; choose from: {', '.join(BY_NAME)}") from None
+        raise ValueError(f"unknown kernel {name!r}; choose from: {', '.join(choices)}") from None
+    if operation and kernel.operation != operation:
+        raise ValueError(f"kernel {name!r} computes {kernel.operation}, not {operation}; "
+                         f"choose from: {', '.join(choices)}")
+    return kernel

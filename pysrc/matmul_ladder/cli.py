@@ -174,10 +174,11 @@ def check_args(args):
             names = kernel_names(args)
             if not names:
                 raise UsageError("--kernels: give at least one kernel name")
-            unknown = [n for n in names if n not in _registry.BY_NAME]
+            known = _registry.names("matmul")
+            unknown = [n for n in names if n not in known]
             if unknown:
                 raise UsageError(f"--kernels: unknown kernel {', '.join(map(repr, unknown))}; "
-                                 f"choose from: {', '.join(_registry.BY_NAME)}")
+                                 f"choose from the matmul kernels: {', '.join(known)}")
         memory = _memory_bytes()
         dims = [(n, n, n) for n in sizes] + list(args.shape)
         itemsize = 4 if args.dtype == "float32" else 8

@@ -92,8 +92,8 @@ class Harness:
     def __init__(self, config, kernels=None, log=None, run_id=None, progress=None):
         self.cfg = config
         if kernels is None:
-            names = config.kernels or [k.name for k in _registry.KERNELS]
-            kernels = [_registry.get(n) for n in names]
+            names = config.kernels or _registry.names("matmul")
+            kernels = [_registry.get(n, "matmul") for n in names]
         self.kernels = kernels
         self.log = log
         self.run_id = run_id or time.strftime("%Y%m%d-%H%M%S")

@@ -1,0 +1,76 @@
+"""ml.conv2d: the 3x3 convolution ladder's entry point.
+
+    y = ml.conv2d(x, w, kernel="conv_c_omp", mode="valid", flip=False, threads=None)
+
+It computes the cross-correlation y[i, j] = sum_{p, q < 3} x[i + p, j + q] * w[p, q], which
+is what deep-learning libraries (torch.nn.functional.conv2d, cuDNN) call convolution.
+flip=True gives the true convolution of signal processing (scipy.signal.convolve2d), the
+cross-correlation with w turned by 180 degrees.
+"""
+from . import _registry
+from ._api import KernelUnavailableError
+from ._threads import resolve_threads
+from ._layout import SUPPORTED_DTYPES
+
+MODES = ("valid", "same")
+
+
+def _check_conv_operands(x, w, kernel, xp):
+    import numpy as np
+    for name, a in (("x", x), ("w", w)):
+        if not isinstance(a, xp.ndarray):
+            kind = f"{type(a).__module__}.{type(a).__qualname__}"
+            where = "the GPU (cupy.asarray)" if xp is not np else "the host (numpy)"
+            raise TypeError(f"kernel {kernel!r} takes {xp.__name__}.ndarray operands; {name} is "
+                            f"a {kind}: move it to {where}")
+        if a.ndim != 2:
+            raise ValueError(f"{name} must be 2-D, got {a.ndim}-D array of shape {a.shape}")
+    if x.dtype != w.dtype:
+        raise TypeError(f"mixed dtypes: x is {x.dtype}, w is {w.dtype}; both must be float32 "
+                        f"or both float64 (matmul_ladder never casts)")
+    if np.dtype(x.dtype) not in SUPPORTED_DTYPES:
+        raise TypeError(f"unsupported dtype {x.dtype}; supported: float32, float64 "
+                        f"(native byte order)")
+    if w.shape != (3, 3):
+        raise ValueError(f"w must be 3 x 3, got shape {w.shape}")
+    if x.shape[0] < 1 or x.shape[1] < 1:
+        raise ValueError(f"x must be at least 1 x 1, got shape {x.shape}")
+
+
+def conv2d(x, w, kernel="conv_c_omp", mode="valid", flip=False, threads=None):
+    """The 3x3 cross-correlation (or, with flip=True, convolution) of the image x with w.
+
+    x: 2-D array H x W (H, W >= 1); w: 3 x 3; both float32 or both float64, never cast.
+    CPU kernels take numpy arrays, GPU kernels ("conv_cuda_*", "conv_torch_cuda",
+    "conv_cupyx_*") CuPy arrays; x may be C- or Fortran-ordered or a strided view.
+    mode: "valid" gives (H - 2) x (W - 2) (empty for an image under 3 x 3); "same" gives
+    H x W, with x zero-padded by one pixel on every side.
+    threads: as for ml.matmul. Returns a new array; the rows of conv_c_strips's result are
+    padded to 64 bytes (a view of a wider buffer) for its streaming stores.
+    """
+    import numpy as np
+    k = _registry.get(kernel, "conv2d")
+    nthreads = resolve_threads(kernel, k.parallel, threads)
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ValueError(f"mode must be 'valid' or 'same', got {mode!r}")
+    if not isinstance(flip, (bool, np.bool_)):
+        raise TypeError(f"flip must be True or False, got {type(flip).__name__}")
+    reason = k.availability()
+    if reason:
+        raise KernelUnavailableError(f"kernel {kernel!r} is not available here: {reason}")
+    if k.device == "gpu":
+        import cupy as xp
+    else:
+        xp = np
+    _check_conv_operands(x, w, kernel, xp)
+    if x.dtype.name not in k.dtypes:
+        raise TypeError(f"kernel {kernel!r} takes {' or '.join(k.dtypes)} only; got {x.dtype}")
+    if flip:
+        w = w[::-1, ::-1]
+    if mode == "same":
+        x = xp.pad(x, 1)
+    H, W = x.shape
+    if H < 3 or W < 3:  # 'valid' of an image smaller than the filter: nothing to compute
+        return xp.empty((max(H - 2, 0), max(W - 2, 0)), dtype=x.dtype)
+    with k.bind(nthreads) as run:
+        return run(x, w)

@@ -1,0 +1,87 @@
+"""The CUDA rungs of the convolution ladder: csrc/cuda/conv/<n>_<rung>.cu, compiled at run time
+by CuPy (cupy.RawModule) as templates for float32 and float64, so nothing needs nvcc at
+install. A wheel carries the sources as package data (cuda_src/conv/). Each takes and
+returns CuPy arrays: f(x, w) -> the 'valid' cross-correlation of x with the 3 x 3 filter w.
+"""
+import functools
+import os
+from dataclasses import dataclass
+
+from . import cuda
+
+
+@dataclass(frozen=True)
+class ConvRung:
+    name: str             # registry name, conv_cuda_<file>
+    rung: int
+    description: str
+    threads: tuple        # block shape
+    outputs: tuple        # (rows, cols) of outputs per thread
+    by_value: bool        # the filter passed as nine values (a Filter3x3 struct), not a pointer
+    vector: bool = False  # takes the `aligned` argument
+
+    @property
+    def file(self):
+        return f"{self.rung}_{self.name[len('conv_cuda_'):]}.cu"
+
+    @property
+    def function(self):
+        return "conv_" + self.name[len("conv_cuda_"):]
+
+
+RUNGS = [
+    ConvRung("conv_cuda_naive", 1, "one thread per output, the filter from global memory",
+             (32, 8, 1), (1, 1), False),
+    ConvRung("conv_cuda_const", 2, "the filter as kernel parameters (constant bank)",
+             (32, 8, 1), (1, 1), True),
+    ConvRung("conv_cuda_smem", 3, "a 32x8 shared-memory tile with its halo", (32, 8, 1),
+             (1, 1), True),
+    ConvRung("conv_cuda_strips", 4, "register-blocked vertical strips (8x4 outputs a thread), "
+             "16-byte loads", (32, 4, 1), (8, 4), True, vector=True),
+]
+
+
+def source_dir():
+    return os.path.join(cuda.source_dir(), "conv")
+
+
+@functools.lru_cache(maxsize=None)
+def module(rung):
+    import cupy
+    with open(os.path.join(source_dir(), rung.file)) as f:
+        code = f.read()
+    names = [f"{rung.function}<float>", f"{rung.function}<double>"]
+    return cupy.RawModule(code=code, options=("-std=c++17",), name_expressions=names)
+
+
+def launcher(rung):
+    """f(x, w) -> y on the GPU with this rung; x (H x W, both >= 3) and w (3 x 3) are CuPy
+    arrays of one dtype, float32 or float64."""
+    import cupy
+    import numpy as np
+
+    def run(x, w):
+        if x.dtype not in (cupy.float32, cupy.float64) or w.dtype != x.dtype:
+            raise TypeError(f"{rung.name} takes float32 or float64; got {x.dtype} and {w.dtype}")
+        x = cupy.ascontiguousarray(x)
+        H, W = x.shape
+        y = cupy.empty((H - 2, W - 2), dtype=x.dtype)
+        if y.size == 0:
+            return y
+        ctype = "float" if x.dtype == cupy.float32 else "double"
+        kernel = module(rung).get_function(f"{rung.function}<{ctype}>")
+        rows, cols = rung.outputs
+        bx, by, _ = rung.threads
+        grid = (-(-(W - 2) // (bx * cols)), -(-(H - 2) // (by * rows)), 1)
+        if rung.by_value:
+            # Filter3x3<T>: nine values in one struct, passed by value (a structured scalar)
+            fields = np.dtype([(f"w{k}", x.dtype) for k in range(9)])
+            filt = np.array([tuple(cupy.asnumpy(w).ravel())], dtype=fields)[0]
+            args = [np.int32(H), np.int32(W), x, filt, y]
+        else:
+            args = [np.int32(H), np.int32(W), x, cupy.ascontiguousarray(w), y]
+        if rung.vector:
+            args.append(np.int32(x.data.ptr % 16 == 0 and y.data.ptr % 16 == 0))
+        kernel(grid, rung.threads, tuple(args))
+        return y
+    return run
