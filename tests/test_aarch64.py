@@ -1,7 +1,8 @@
 """The C ladder on arm64, where the project has no machine: tests/aarch64/run.sh cross-compiles
 csrc/ and a C driver with Debian's aarch64 toolchain and runs it under qemu-user. The driver
 checks every C rung and the NEON micro-kernel, in both dtypes, on edge shapes and under
-extreme blocks, with matmul_ladder.check's bound. Speed on arm64 is not measured here."""
+extreme blocks, and every C rung of the convolution ladder (its NEON vector code), with
+matmul_ladder.check's bounds. Speed on arm64 is not measured here."""
 import pathlib
 import shutil
 import subprocess

@@ -18,9 +18,14 @@ ml.matmul(np.ones((64, 64)), np.ones((64, 64)), kernel="c_omp", threads=2)   # l
 def rss_mib():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+def peak_mib():
+    # VmHWM, this address space's high-water mark. Not getrusage's ru_maxrss: Linux carries
+    # that over exec from the parent that forked this process (a large pytest, say).
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmHWM:")) / 1024
 before = rss_mib()                     # interpreter + libraries + inputs
 c = ml.matmul(a, b, kernel="c_omp", threads=2)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+peak = peak_mib()
 print(before, peak, c.nbytes / 2**20)
 """
 

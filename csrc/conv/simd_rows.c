@@ -2,11 +2,12 @@
  * cross-correlation, BAND rows at a time, with the active ISA's vectors (AVX2 + FMA,
  * AVX-512F or NEON; chosen at run time as for the matmul micro-kernels).
  *
- * Per vector of outputs in a band of R rows, input rows i .. i + R + 1 are each loaded at
- * three shifts (j, j + 1, j + 2), and every loaded vector serves the up-to-three output rows
- * it belongs to: 3 (R + 2) loads and 9 R FMAs, against 27 R loads for R single rows. The nine
- * weights stay broadcast in registers: with R = 4 that is 9 + 4 accumulators + 1 loaded
- * vector, within AVX2's 16 registers (the FMAs take their loads as memory operands).
+ * Per vector of outputs in a band of R rows, input rows i .. i + R + 1 are each read at
+ * three shifts (j, j + 1, j + 2), and every such vector serves the up-to-three output rows
+ * it belongs to: 9 R FMAs against 3 (R + 2) input vectors, where R single rows would need
+ * 9 R. The nine weights stay broadcast in registers; with R = 4, 9 weights + 4 accumulators
+ * + the input vectors fit AVX2's 16 registers (its FMAs take their loads as memory
+ * operands) and leave AVX-512 and NEON room to carry a vector per input row (see SHIFT).
  *
  * stream: store y with non-temporal (streaming) stores, which write whole lines to memory
  * without reading them first (no read-for-ownership), so an output costs 2 S bytes of
@@ -38,30 +39,65 @@ static void scalar_columns(size_t i, size_t rows, size_t j0, size_t j1, const re
 }
 
 /* One ISA's band and row loop. ROWS is a constant (BAND or 1) in each call of the band
- * function, so the compiler unrolls the r and t loops and keeps acc[] in registers. */
-#define DEFINE_ISA(NAME, TARGET, VEC, LANES, SET1, ZERO, LOADU, FMADD, STOREU, STREAM, FENCE) \
+ * function, so the compiler unrolls the r and t loops and keeps acc[] in registers.
+ * Where the ISA can shift a pair of vectors by k elements in registers (SHIFT: AVX-512's
+ * valignd/valignq, NEON's ext), the three shifted vectors of an input row come from the one
+ * vector at j and the next one, which the next step reuses: one load per input row and
+ * step instead of three, two of which would straddle cache lines. AVX2 has no such
+ * whole-register shift (its alignr works within 128-bit halves), so it loads all three.
+ * The last steps, where the next vector would run past the row, load too. */
+#define BAND_FMAS(FMADD_, t, v0, v1, v2)                                                        \
+    _Pragma("GCC unroll 8")                                                               \
+    for (int r = 0; r < rows; r++) {                                                      \
+        const int p = (t) - r;                                                            \
+        if (p >= 0 && p < 3) {                                                            \
+            acc[r] = FMADD_(wv[3 * p], v0, acc[r]);                                       \
+            acc[r] = FMADD_(wv[3 * p + 1], v1, acc[r]);                                   \
+            acc[r] = FMADD_(wv[3 * p + 2], v2, acc[r]);                                   \
+        }                                                                                 \
+    }
+#define BAND_STORE(STOREU_, STREAM_)                                                            \
+    _Pragma("GCC unroll 8")                                                               \
+    for (int r = 0; r < rows; r++) {                                                      \
+        real *out = y + (i + r) * ldy + j;                                                \
+        if (nt) STREAM_(out, acc[r]);                                                     \
+        else STOREU_(out, acc[r]);                                                        \
+    }
+#define DEFINE_ISA(NAME, TARGET, VEC, LANES, SET1, ZERO, LOADU, FMADD_, STOREU_, STREAM_,   \
+                   FENCE, HAS_SHIFT, SHIFT)                                               \
     TARGET static inline __attribute__((always_inline)) void                              \
-    NAME##_band(const int rows, size_t i, size_t Wv, const real *x, size_t ldx,           \
+    NAME##_band(const int rows, size_t i, size_t Wv, size_t W, const real *x, size_t ldx, \
                 const VEC *wv, real *y, size_t ldy, int nt)                               \
     {                                                                                     \
-        for (size_t j = 0; j < Wv; j += LANES) {                                          \
+        size_t j = 0;                                                                     \
+        if (HAS_SHIFT && Wv && 2 * LANES <= W) {                                          \
+            VEC cur[BAND + 2];                                                            \
+            _Pragma("GCC unroll 8")                                                       \
+            for (int t = 0; t < rows + 2; t++) cur[t] = LOADU(x + (i + t) * ldx);         \
+            for (; j < Wv && j + 2 * LANES <= W; j += LANES) {                            \
+                VEC acc[BAND];                                                            \
+                _Pragma("GCC unroll 8")                                                   \
+                for (int r = 0; r < rows; r++) acc[r] = ZERO();                           \
+                _Pragma("GCC unroll 8")                                                   \
+                for (int t = 0; t < rows + 2; t++) {                                      \
+                    const VEC next = LOADU(x + (i + t) * ldx + j + LANES);                \
+                    const VEC s1 = SHIFT(next, cur[t], 1), s2 = SHIFT(next, cur[t], 2);   \
+                    BAND_FMAS(FMADD_, t, cur[t], s1, s2)                                  \
+                    cur[t] = next;                                                        \
+                }                                                                         \
+                BAND_STORE(STOREU_, STREAM_)                                                           \
+            }                                                                             \
+        }                                                                                 \
+        for (; j < Wv; j += LANES) {                                                      \
             VEC acc[BAND];                                                                \
+            _Pragma("GCC unroll 8")                                                       \
             for (int r = 0; r < rows; r++) acc[r] = ZERO();                               \
+            _Pragma("GCC unroll 8")                                                       \
             for (int t = 0; t < rows + 2; t++) {                                          \
                 const real *in = x + (i + t) * ldx + j;                                   \
-                for (int q = 0; q < 3; q++) {                                             \
-                    const VEC v = LOADU(in + q);                                          \
-                    for (int r = 0; r < rows; r++) {                                      \
-                        const int p = t - r;                                              \
-                        if (p >= 0 && p < 3) acc[r] = FMADD(wv[3 * p + q], v, acc[r]);   \
-                    }                                                                     \
-                }                                                                         \
+                BAND_FMAS(FMADD_, t, LOADU(in), LOADU(in + 1), LOADU(in + 2))                  \
             }                                                                             \
-            for (int r = 0; r < rows; r++) {                                              \
-                real *out = y + (i + r) * ldy + j;                                        \
-                if (nt) STREAM(out, acc[r]);                                              \
-                else STOREU(out, acc[r]);                                                 \
-            }                                                                             \
+            BAND_STORE(STOREU_, STREAM_)                                                               \
         }                                                                                 \
     }                                                                                     \
     TARGET static void NAME(size_t i0, size_t i1, size_t W, const real *x, size_t ldx,    \
@@ -74,39 +110,51 @@ static void scalar_columns(size_t i, size_t rows, size_t j0, size_t j1, const re
         const int nt = stream && (uintptr_t)y % vbytes == 0 && ldy * sizeof(real) % vbytes == 0; \
         size_t i = i0;                                                                    \
         for (; i + BAND <= i1; i += BAND)                                                 \
-            NAME##_band(BAND, i, Wv, x, ldx, wv, y, ldy, nt);                             \
+            NAME##_band(BAND, i, Wv, W, x, ldx, wv, y, ldy, nt);                          \
         for (; i < i1; i++)                                                               \
-            NAME##_band(1, i, Wv, x, ldx, wv, y, ldy, nt);                                \
+            NAME##_band(1, i, Wv, W, x, ldx, wv, y, ldy, nt);                             \
         if (Wv < Wo)                                                                      \
             scalar_columns(i0, i1 - i0, Wv, Wo, x, ldx, w, y, ldy);                       \
         if (nt) FENCE();                                                                  \
     }
 
+#define NO_SHIFT(next, cur, k) (cur)
 #define NO_FENCE() ((void)0)
 #if defined(LADDER_X86)
 #ifdef LADDER_DOUBLE
+#define SHIFT512(next, cur, k) \
+    _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(next), _mm512_castpd_si512(cur), k))
 DEFINE_ISA(rows_avx2, LADDER_TARGET_AVX2, __m256d, 4, _mm256_set1_pd, _mm256_setzero_pd,
-           _mm256_loadu_pd, _mm256_fmadd_pd, _mm256_storeu_pd, _mm256_stream_pd, _mm_sfence)
+           _mm256_loadu_pd, _mm256_fmadd_pd, _mm256_storeu_pd, _mm256_stream_pd, _mm_sfence,
+           0, NO_SHIFT)
 DEFINE_ISA(rows_avx512, LADDER_TARGET_AVX512, __m512d, 8, _mm512_set1_pd, _mm512_setzero_pd,
-           _mm512_loadu_pd, _mm512_fmadd_pd, _mm512_storeu_pd, _mm512_stream_pd, _mm_sfence)
+           _mm512_loadu_pd, _mm512_fmadd_pd, _mm512_storeu_pd, _mm512_stream_pd, _mm_sfence,
+           1, SHIFT512)
 #else
+#define SHIFT512(next, cur, k) \
+    _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(next), _mm512_castps_si512(cur), k))
 DEFINE_ISA(rows_avx2, LADDER_TARGET_AVX2, __m256, 8, _mm256_set1_ps, _mm256_setzero_ps,
-           _mm256_loadu_ps, _mm256_fmadd_ps, _mm256_storeu_ps, _mm256_stream_ps, _mm_sfence)
+           _mm256_loadu_ps, _mm256_fmadd_ps, _mm256_storeu_ps, _mm256_stream_ps, _mm_sfence,
+           0, NO_SHIFT)
 DEFINE_ISA(rows_avx512, LADDER_TARGET_AVX512, __m512, 16, _mm512_set1_ps, _mm512_setzero_ps,
-           _mm512_loadu_ps, _mm512_fmadd_ps, _mm512_storeu_ps, _mm512_stream_ps, _mm_sfence)
+           _mm512_loadu_ps, _mm512_fmadd_ps, _mm512_storeu_ps, _mm512_stream_ps, _mm_sfence,
+           1, SHIFT512)
 #endif
 #elif defined(LADDER_ARM64)
 /* vfmaq(a, b, c) = a + b * c; NEON has no streaming store intrinsic: plain stores. */
 #ifdef LADDER_DOUBLE
 #define NEON_FMA(w, v, acc) vfmaq_f64(acc, w, v)
 #define NEON_ZERO() vdupq_n_f64(0)
+/* two lanes: a shift by 2 is the next vector itself */
+#define NEON_SHIFT(next, cur, k) ((k) == 2 ? (next) : vextq_f64(cur, next, (k) & 1))
 DEFINE_ISA(rows_neon, , float64x2_t, 2, vdupq_n_f64, NEON_ZERO, vld1q_f64, NEON_FMA, vst1q_f64,
-           vst1q_f64, NO_FENCE)
+           vst1q_f64, NO_FENCE, 1, NEON_SHIFT)
 #else
 #define NEON_FMA(w, v, acc) vfmaq_f32(acc, w, v)
 #define NEON_ZERO() vdupq_n_f32(0)
+#define NEON_SHIFT(next, cur, k) vextq_f32(cur, next, k)
 DEFINE_ISA(rows_neon, , float32x4_t, 4, vdupq_n_f32, NEON_ZERO, vld1q_f32, NEON_FMA, vst1q_f32,
-           vst1q_f32, NO_FENCE)
+           vst1q_f32, NO_FENCE, 1, NEON_SHIFT)
 #endif
 #endif
 

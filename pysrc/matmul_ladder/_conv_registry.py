@@ -1,8 +1,11 @@
 """The kernels of the 3x3 convolution ladder and its baselines, in the one registry.
 
-Each binds to f(x, w) -> y, the 'valid' cross-correlation of an image x (H x W, both >= 3)
-with a 3 x 3 filter w, both of one dtype; y is (H - 2) x (W - 2). ml.conv2d does the rest
-(checks, true convolution by flipping w, mode='same' by zero padding, images under 3 x 3).
+Each binds to f(x, w, out=None) -> y, the 'valid' cross-correlation of an image x (H x W,
+both >= 3) with a 3 x 3 filter w, both of one dtype; y is (H - 2) x (W - 2). The kernels in
+TAKES_OUT write into `out` when given one (checked by ml.conv2d: right shape and dtype,
+unit-stride rows); the others ignore it and return a new array, as their libraries do.
+ml.conv2d does the rest (checks, true convolution by flipping w, mode='same' by zero
+padding, images under 3 x 3).
 Baselines that compute something else natively are adapted, and the tests hold each to
 the same answer with an asymmetric filter: scipy's convolve2d flips its filter, so it is
 given w flipped; ndimage.correlate returns a same-size output, whose border is cut off.
@@ -32,7 +35,7 @@ def _kernel(name, language, rung, description, parallel, binder, availability, d
 # ---- pure Python -------------------------------------------------------------------------
 @contextlib.contextmanager
 def _py_bind(threads):
-    def run(x, w):
+    def run(x, w, out=None):
         rows = pure.correlate3x3_lists(x.tolist(), w.tolist())
         with np.errstate(over="ignore", invalid="ignore"):
             return np.array(rows, dtype=x.dtype).reshape(x.shape[0] - 2, x.shape[1] - 2)
@@ -51,10 +54,11 @@ def _padded_rows(shape, dtype, alignment=64):
 def _c_conv_binder(rung):
     @contextlib.contextmanager
     def bind(threads):
-        def run(x, w):
+        def run(x, w, out=None):
             x, w = unit_stride_rows(x), np.ascontiguousarray(w)
             shape = (x.shape[0] - 2, x.shape[1] - 2)
-            y = (_padded_rows if rung == "conv_c_strips" else empty_aligned)(shape, x.dtype)
+            y = out if out is not None else \
+                (_padded_rows if rung == "conv_c_strips" else empty_aligned)(shape, x.dtype)
             _cconv.run(rung, x, w, y, threads)
             return y
         yield run
@@ -83,13 +87,17 @@ def _cy_conv_binder(rung):
 
     @contextlib.contextmanager
     def bind(threads):
-        def run(x, w):
+        def run(x, w, out=None):
             x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
-            y = empty_aligned((x.shape[0] - 2, x.shape[1] - 2), x.dtype)
+            y = out if out is not None and out.flags.c_contiguous else \
+                empty_aligned((x.shape[0] - 2, x.shape[1] - 2), x.dtype)
             if rung == "conv_cy_prange":
                 module.correlate(x, w, y, threads)
             else:
                 module.correlate(x, w, y)
+            if out is not None and y is not out:  # typed [:, ::1] views need C order
+                out[...] = y
+                return out
             return y
         yield run
 
@@ -120,20 +128,20 @@ def _valid(full):
 @contextlib.contextmanager
 def _scipy_signal_bind(threads):
     from scipy import signal
-    yield lambda x, w: signal.correlate2d(x, w, mode="valid")
+    yield lambda x, w, out=None: signal.correlate2d(x, w, mode="valid")
 
 
 @contextlib.contextmanager
 def _scipy_convolve_bind(threads):
     from scipy import signal
     # convolve2d flips its filter: hand it w flipped to get the cross-correlation.
-    yield lambda x, w: signal.convolve2d(x, w[::-1, ::-1], mode="valid")
+    yield lambda x, w, out=None: signal.convolve2d(x, w[::-1, ::-1], mode="valid")
 
 
 @contextlib.contextmanager
 def _scipy_ndimage_bind(threads):
     from scipy import ndimage
-    yield lambda x, w: _valid(ndimage.correlate(x, w, mode="constant"))
+    yield lambda x, w, out=None: _valid(ndimage.correlate(x, w, mode="constant"))
 
 
 @contextlib.contextmanager
@@ -141,17 +149,17 @@ def _numpy_einsum_bind(threads):
     from threadpoolctl import threadpool_limits
     from numpy.lib.stride_tricks import sliding_window_view
 
-    def run(x, w):
-        return np.einsum("ijpq,pq->ij", sliding_window_view(x, (3, 3)), w)
+    def run(x, w, out=None):
+        return np.einsum("ijpq,pq->ij", sliding_window_view(x, (3, 3)), w, out=out)
     with threadpool_limits(limits=threads, user_api="blas"):
         yield run
 
 
 @contextlib.contextmanager
 def _numpy_shifts_bind(threads):
-    def run(x, w):
+    def run(x, w, out=None):
         ho, wo = x.shape[0] - 2, x.shape[1] - 2
-        y = w[0, 0] * x[:ho, :wo]
+        y = np.multiply(w[0, 0], x[:ho, :wo], out=out)
         for p in range(3):
             for q in range(3):
                 if p or q:
@@ -167,7 +175,7 @@ def _torch_cpu_bind(threads):
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
 
-    def run(x, w):
+    def run(x, w, out=None):
         tx = torch.from_numpy(np.ascontiguousarray(x))[None, None]
         tw = torch.from_numpy(np.ascontiguousarray(w))[None, None]
         return F.conv2d(tx, tw)[0, 0].numpy()
@@ -187,7 +195,7 @@ def _torch_cuda_bind(threads):
     previous = torch.backends.cudnn.allow_tf32
     torch.backends.cudnn.allow_tf32 = False
 
-    def run(x, w):
+    def run(x, w, out=None):
         tx = torch.from_dlpack(cupy.ascontiguousarray(x))[None, None]
         tw = torch.from_dlpack(cupy.ascontiguousarray(w))[None, None]
         return cupy.from_dlpack(F.conv2d(tx, tw)[0, 0].contiguous())
@@ -201,13 +209,13 @@ def _torch_cuda_bind(threads):
 @contextlib.contextmanager
 def _cupyx_signal_bind(threads):
     from cupyx.scipy import signal
-    yield lambda x, w: signal.correlate2d(x, w, mode="valid")
+    yield lambda x, w, out=None: signal.correlate2d(x, w, mode="valid")
 
 
 @contextlib.contextmanager
 def _cupyx_ndimage_bind(threads):
     from cupyx.scipy import ndimage
-    yield lambda x, w: _valid(ndimage.correlate(x, w, mode="constant"))
+    yield lambda x, w, out=None: _valid(ndimage.correlate(x, w, mode="constant"))
 
 
 def _gpu_scipy_missing():
@@ -267,3 +275,7 @@ CONV_KERNELS = [
     _kernel("conv_cupyx_ndimage", "baseline", None, "cupyx.scipy.ndimage.correlate", False,
             _cupyx_ndimage_bind, _gpu_scipy_missing, "gpu"),
 ] + _cuda_conv_kernels()
+
+# The kernels that write into a given output (the rest allocate theirs, as their APIs do).
+TAKES_OUT = {k.name for k in CONV_KERNELS if k.language in ("C", "Cython", "CUDA")} | {
+    "conv_numpy_einsum", "conv_numpy_shifts"}

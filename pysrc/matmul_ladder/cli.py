@@ -6,6 +6,7 @@ experiments/ladder.py all run main().
     matmul-ladder --sizes 64:4096 --dtype float32 --threads 1,2 --shape 1x25600x100
     matmul-ladder --from-csv results/RUN/ladder.csv   # rebuild plots and report only
     matmul-ladder tune                         # search blocking sizes for this machine (< 2 min)
+    matmul-ladder conv --quick                 # the 3x3 convolution ladder (conv_ladder.py)
 
 Every option is checked before anything is measured: a bad one ends the command with a
 one-line message on stderr and exit status 2, never a traceback.
@@ -267,6 +268,9 @@ def main(argv=None):
     try:
         if argv[:1] == ["tune"]:
             return tune_main(argv[1:])
+        if argv[:1] == ["conv"]:
+            from . import conv_ladder
+            return conv_ladder.main(argv[1:])
         args = build_parser().parse_args(argv)
         check_args(args)
     except UsageError as exc:

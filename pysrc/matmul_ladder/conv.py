@@ -37,7 +37,21 @@ def _check_conv_operands(x, w, kernel, xp):
         raise ValueError(f"x must be at least 1 x 1, got shape {x.shape}")
 
 
-def conv2d(x, w, kernel="conv_c_omp", mode="valid", flip=False, threads=None):
+def _check_out(out, shape, dtype, xp, kernel):
+    if not isinstance(out, xp.ndarray):
+        raise TypeError(f"out must be a {xp.__name__}.ndarray for kernel {kernel!r}, got "
+                        f"{type(out).__module__}.{type(out).__qualname__}")
+    if out.shape != shape or out.dtype != dtype:
+        raise ValueError(f"out must have shape {shape} and dtype {dtype}, got {out.shape} and "
+                         f"{out.dtype}")
+    item = out.itemsize
+    if out.size and ((shape[1] > 1 and out.strides[1] != item) or
+                     (shape[0] > 1 and out.strides[0] < shape[1] * item) or not
+                     out.flags.writeable):
+        raise ValueError("out must be writeable, with unit-stride rows laid out top to bottom")
+
+
+def conv2d(x, w, kernel="conv_c_omp", mode="valid", flip=False, threads=None, out=None):
     """The 3x3 cross-correlation (or, with flip=True, convolution) of the image x with w.
 
     x: 2-D array H x W (H, W >= 1); w: 3 x 3; both float32 or both float64, never cast.
@@ -47,6 +61,10 @@ def conv2d(x, w, kernel="conv_c_omp", mode="valid", flip=False, threads=None):
     H x W, with x zero-padded by one pixel on every side.
     threads: as for ml.matmul. Returns a new array; the rows of conv_c_strips's result are
     padded to 64 bytes (a view of a wider buffer) for its streaming stores.
+    out: an array of the result's shape and dtype, with unit-stride rows, to write into and
+    return (as NumPy's out=): it saves allocating, and page-faulting, a new output per call,
+    which for a large image costs as much as the convolution itself. Kernels whose library
+    has no such argument (SciPy, torch) write into it by a copy.
     """
     import numpy as np
     k = _registry.get(kernel, "conv2d")
@@ -70,7 +88,17 @@ def conv2d(x, w, kernel="conv_c_omp", mode="valid", flip=False, threads=None):
     if mode == "same":
         x = xp.pad(x, 1)
     H, W = x.shape
+    shape = (max(H - 2, 0), max(W - 2, 0))
+    if out is not None:
+        _check_out(out, shape, x.dtype, xp, kernel)
+        if xp.shares_memory(out, x):
+            raise ValueError("out must not overlap x")
     if H < 3 or W < 3:  # 'valid' of an image smaller than the filter: nothing to compute
-        return xp.empty((max(H - 2, 0), max(W - 2, 0)), dtype=x.dtype)
+        return out if out is not None else xp.empty(shape, dtype=x.dtype)
+    from ._conv_registry import TAKES_OUT
     with k.bind(nthreads) as run:
-        return run(x, w)
+        y = run(x, w, out) if kernel in TAKES_OUT else run(x, w)
+    if out is not None and y is not out:
+        out[...] = y
+        return out
+    return y

@@ -55,17 +55,19 @@ def module(rung):
 
 
 def launcher(rung):
-    """f(x, w) -> y on the GPU with this rung; x (H x W, both >= 3) and w (3 x 3) are CuPy
-    arrays of one dtype, float32 or float64."""
+    """f(x, w, out=None) -> y on the GPU with this rung; x (H x W, both >= 3) is a CuPy array
+    of float32 or float64, w (3 x 3) of the same dtype, on the GPU or (saving a wait for
+    its nine values) on the host; out, if given, a C-ordered CuPy array for y."""
     import cupy
     import numpy as np
 
-    def run(x, w):
+    def run(x, w, out=None):
         if x.dtype not in (cupy.float32, cupy.float64) or w.dtype != x.dtype:
             raise TypeError(f"{rung.name} takes float32 or float64; got {x.dtype} and {w.dtype}")
         x = cupy.ascontiguousarray(x)
         H, W = x.shape
-        y = cupy.empty((H - 2, W - 2), dtype=x.dtype)
+        y = out if out is not None and out.flags.c_contiguous else \
+            cupy.empty((H - 2, W - 2), dtype=x.dtype)
         if y.size == 0:
             return y
         ctype = "float" if x.dtype == cupy.float32 else "double"
@@ -76,12 +78,16 @@ def launcher(rung):
         if rung.by_value:
             # Filter3x3<T>: nine values in one struct, passed by value (a structured scalar)
             fields = np.dtype([(f"w{k}", x.dtype) for k in range(9)])
-            filt = np.array([tuple(cupy.asnumpy(w).ravel())], dtype=fields)[0]
+            host_w = w if isinstance(w, np.ndarray) else cupy.asnumpy(w)  # asnumpy waits
+            filt = np.array([tuple(host_w.ravel())], dtype=fields)[0]
             args = [np.int32(H), np.int32(W), x, filt, y]
         else:
-            args = [np.int32(H), np.int32(W), x, cupy.ascontiguousarray(w), y]
+            args = [np.int32(H), np.int32(W), x, cupy.ascontiguousarray(cupy.asarray(w)), y]
         if rung.vector:
             args.append(np.int32(x.data.ptr % 16 == 0 and y.data.ptr % 16 == 0))
         kernel(grid, rung.threads, tuple(args))
+        if out is not None and y is not out:
+            out[...] = y
+            return out
         return y
     return run

@@ -54,11 +54,11 @@ def measure_peaks(dtypes, threads):
 class CsvLog:
     """Appends rows to a CSV file, flushed one by one."""
 
-    def __init__(self, path):
+    def __init__(self, path, columns=COLUMNS):
         self.path = path
         is_new = not os.path.exists(path) or os.path.getsize(path) == 0
         self.file = open(path, "a", newline="")
-        self.writer = csv.DictWriter(self.file, fieldnames=COLUMNS)
+        self.writer = csv.DictWriter(self.file, fieldnames=columns)
         if is_new:
             self.writer.writeheader()
             self.file.flush()

@@ -1,8 +1,9 @@
 /* The C ladder's check on a CPU the project cannot run natively: every C rung (c_naive,
- * c_ikj, c_blocked, c_simd, c_omp) and the NEON micro-kernel, in both element types, on edge
+ * c_ikj, c_blocked, c_simd, c_omp), the NEON micro-kernel, and every C rung of the 3x3
+ * convolution ladder (csrc/conv/: its NEON vector code), in both element types, on edge
  * shapes, against a long-double reference, with the bound of matmul_ladder.check:
  *
- *     |C - C_ref| <= 2 * K * eps * (|A| @ |B|)    elementwise.
+ *     |C - C_ref| <= 2 * K * eps * (|A| @ |B|)    elementwise (K = 9 for the convolution).
  *
  * Built by run.sh with a cross compiler and run under qemu-user (tests/test_aarch64.py);
  * it builds and runs natively too. Exit status 0 if every check passes. */
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ladder.h"
+#include "conv/conv.h"
 
 static int failures, checks;
 
@@ -112,6 +114,49 @@ DEFINE_UKERNEL(float, s, ukernel_neon_8x12, UK_NEON_NR_S)
 DEFINE_UKERNEL(double, d, ukernel_neon_8x6, UK_NEON_NR_D)
 #endif
 
+/* Every convolution rung on an H x W image (row stride W + 5, output stride W + 1). */
+#define DEFINE_CONV(T, S, EPS)                                                           \
+    static void conv_##S(size_t H, size_t W, unsigned long long seed)                    \
+    {                                                                                    \
+        const size_t ldx = W + 5, ldy = W + 1, Ho = H - 2, Wo = W - 2;                   \
+        T *x = malloc(H * ldx * sizeof(T)), *y = malloc(Ho * ldy * sizeof(T)), w[9];     \
+        for (size_t i = 0; i < H * ldx; i++) x[i] = (T)uniform(&seed);                   \
+        for (int k = 0; k < 9; k++) w[k] = (T)uniform(&seed);                            \
+        for (int rung = 0; rung < 7; rung++) {                                           \
+            for (size_t i = 0; i < Ho * ldy; i++) y[i] = (T)NAN;                         \
+            switch (rung) {                                                              \
+            case 0: conv_naive_##S(H, W, x, ldx, w, 3, 3, y, ldy); break;                \
+            case 1: conv_rows_##S(H, W, x, ldx, w, y, ldy); break;                       \
+            case 2: conv_fixed_##S(H, W, x, ldx, w, y, ldy); break;                      \
+            case 3: conv_simd_##S(H, W, x, ldx, w, y, ldy); break;                       \
+            case 4: conv_omp_##S(H, W, x, ldx, w, y, ldy, 3); break;                     \
+            case 5: conv_strips_##S(H, W, x, ldx, w, y, ldy, 1); break;                  \
+            default: conv_strips_##S(H, W, x, ldx, w, y, ldy, 3); break;                 \
+            }                                                                            \
+            checks++;                                                                    \
+            for (size_t i = 0; i < Ho; i++)                                              \
+                for (size_t j = 0; j < Wo; j++) {                                        \
+                    long double ref = 0, mag = 0;                                        \
+                    for (size_t p = 0; p < 3; p++)                                       \
+                        for (size_t q = 0; q < 3; q++) {                                 \
+                            const long double t = (long double)x[(i + p) * ldx + j + q] * w[3 * p + q]; \
+                            ref += t;                                                    \
+                            mag += fabsl(t);                                             \
+                        }                                                                \
+                    if (!(fabsl(y[i * ldy + j] - ref) <= 2.0L * 9 * EPS * mag)) {         \
+                        printf("FAIL conv rung %d %s %zu x %zu: y[%zu][%zu] = %g, expected " \
+                               "%Lg\n", rung + 1, #T, H, W, i, j, (double)y[i * ldy + j], ref); \
+                        failures++;                                                      \
+                        i = Ho;                                                          \
+                        break;                                                           \
+                    }                                                                    \
+                }                                                                        \
+        }                                                                                \
+        free(x), free(y);                                                                \
+    }
+DEFINE_CONV(float, s, FLT_EPSILON)
+DEFINE_CONV(double, d, DBL_EPSILON)
+
 static void all_shapes(const char *blocks)
 {
     /* 0 and 1, primes, and non-multiples of every tile (MR = 8, NR = 12 / 6) and block;
@@ -163,6 +208,13 @@ int main(void)
     ladder_set_gemm_blocking(4, 1, 8, 1);
     ladder_set_gemm_blocking(8, 1, 8, 1);
     all_shapes("MC = MR, KC = 8, NC = NR");
+    /* the convolution: every column remainder of the 4- and 2-wide vectors, bands of 4 */
+    static const size_t images[][2] = {{3, 3}, {4, 4}, {17, 5}, {5, 17}, {7, 10}, {11, 11},
+                                       {6, 37}, {129, 257}, {12, 1031}};
+    for (size_t s = 0; s < sizeof images / sizeof images[0]; s++) {
+        conv_s(images[s][0], images[s][1], 300 + s);
+        conv_d(images[s][0], images[s][1], 400 + s);
+    }
     printf("%d checks, %d failures\n", checks, failures);
     return failures != 0;
 }

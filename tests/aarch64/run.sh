@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cross-compile the C ladder (csrc/) and ladder_check.c for arm64 and run the check under
+# Cross-compile the C ladders (csrc/, csrc/conv/) and ladder_check.c for arm64 and run the check under
 # qemu-user. Needs Debian's gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user-static
 # (.ci/run installs them). CROSS_CC and QEMU override the tools; QEMU= (empty) runs the
 # binary directly, as on an arm64 machine with CROSS_CC=cc.
@@ -20,6 +20,11 @@ for rung in 1_naive 2_ikj 3_blocked 4_simd 5_omp few_rows; do
     "$CROSS_CC" "${flags[@]}" -c "$src/$rung.c" -o "$out/${rung}_s.o"
     "$CROSS_CC" "${flags[@]}" -DLADDER_DOUBLE -c "$src/$rung.c" -o "$out/${rung}_d.o"
     objs+=("$out/${rung}_s.o" "$out/${rung}_d.o")
+done
+for rung in 1_naive 2_rows 3_fixed 4_simd 5_omp 6_strips simd_rows; do
+    "$CROSS_CC" "${flags[@]}" -c "$src/conv/$rung.c" -o "$out/conv_${rung}_s.o"
+    "$CROSS_CC" "${flags[@]}" -DLADDER_DOUBLE -c "$src/conv/$rung.c" -o "$out/conv_${rung}_d.o"
+    objs+=("$out/conv_${rung}_s.o" "$out/conv_${rung}_d.o")
 done
 "$CROSS_CC" "${flags[@]}" -static "$here/ladder_check.c" "${objs[@]}" -lm -o "$out/ladder_check"
 ${QEMU:+"$QEMU"} "$out/ladder_check"
