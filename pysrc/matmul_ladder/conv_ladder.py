@@ -34,7 +34,6 @@ import numpy as np
 from . import _registry, timing
 from ._threads import MAX_THREADS, cores
 from ._conv_registry import TAKES_OUT, _padded_rows
-from .check import ConvReference
 
 COLUMNS = ["run", "kernel", "language", "rung", "device", "dtype", "N", "threads", "status",
            "output", "median_s", "min_s", "max_s", "repeats", "gpix_s", "gb_s", "gflops",
@@ -93,24 +92,76 @@ def gpu_copy_bandwidth(nbytes=1 << 30):
 
 
 class Checker:
-    """The float64 reference of one image, computed and compared CHECK_ROWS rows at a time."""
+    """The float64 reference of one image and its bound, computed CHECK_ROWS rows at a time
+    (no float64 copy of the whole image is needed), kept once computed where memory allows,
+    and for GPU answers computed and compared on the GPU."""
 
-    def __init__(self, x, w):
+    def __init__(self, x, w, keep_bytes=None):
         self.x, self.w = x, w
+        n_out = max(x.shape[0] - 2, 0) * max(x.shape[1] - 2, 0)
+        if keep_bytes is None:
+            from .cli import _memory_bytes
+            keep_bytes = (_memory_bytes() or 0) // 4
+        self.keep = 16 * n_out <= keep_bytes  # expected + bound in float64
+        self.cache = {}  # array module name -> [(rows, ConvReference)]
 
-    def violations(self, y):
-        if hasattr(y, "get"):
-            y = y.get()
-        y = np.asarray(y)
-        n_out = self.x.shape[0] - 2
-        if y.shape != (n_out, self.x.shape[1] - 2):
-            return f"shape {y.shape}, expected {(n_out, self.x.shape[1] - 2)}"
+    def _chunks(self, xp):
+        if xp.__name__ in self.cache:
+            yield from self.cache[xp.__name__]
+            return
+        x = self.x if xp is np else xp.asarray(self.x)
+        w = self.w if xp is np else xp.asarray(self.w)
+        n_out, kept = self.x.shape[0] - 2, []
         for i in range(0, n_out, CHECK_ROWS):
             rows = min(CHECK_ROWS, n_out - i)
-            problem = ConvReference(self.x[i:i + rows + 2], self.w).violations(y[i:i + rows])
+            chunk = (i, rows, _DeviceReference(x[i:i + rows + 2], w, xp))
+            if self.keep:
+                kept.append(chunk)
+            yield chunk
+        if self.keep:
+            self.cache[xp.__name__] = kept
+
+    def violations(self, y):
+        xp = np
+        if type(y).__module__.split(".")[0] == "cupy":
+            import cupy as xp
+        want = (self.x.shape[0] - 2, self.x.shape[1] - 2)
+        if tuple(y.shape) != want:
+            return f"shape {tuple(y.shape)}, expected {want}"
+        for i, rows, ref in self._chunks(xp):
+            problem = ref.violations(y[i:i + rows], row0=i)
             if problem:
-                return f"rows {i}-{i + rows - 1}: {problem}"
+                return problem
         return ""
+
+
+class _DeviceReference:
+    """ConvReference's test on the array module of the answer (NumPy or CuPy), so that a GPU
+    answer is checked where it lies; only a failure's first entry comes to the host."""
+
+    def __init__(self, x, w, xp):
+        self.xp = xp
+        x64, w64 = x.astype(xp.float64), w.astype(xp.float64)
+        from .check import BOUND_C, correlate3x3_valid
+        self.expected = correlate3x3_valid(x64, w64, xp)
+        self.bound = (BOUND_C * 9 * np.finfo(x.dtype).eps) * correlate3x3_valid(
+            xp.abs(x64), xp.abs(w64), xp)
+
+    def violations(self, y, row0=0):
+        xp = self.xp
+        got = y.astype(xp.float64)
+        err = xp.abs(got - self.expected)
+        finite = xp.isfinite(self.expected)
+        same = ~finite & ((got == self.expected) | (xp.isnan(got) & xp.isnan(self.expected)))
+        bad = ~((finite & (err <= self.bound)) | same)
+        count = int(bad.sum())
+        if not count:
+            return ""
+        i, j = (int(v) for v in xp.argwhere(bad)[0])
+        return (f"{count} of {bad.size} entries of rows {row0}-{row0 + bad.shape[0] - 1} out of "
+                f"bound; first at ({row0 + i}, {j}): got "
+                f"{float(got[i, j])!r}, expected {float(self.expected[i, j])!r} +- "
+                f"{float(self.bound[i, j]):.3g}")
 
 
 def _jobs(kernels, threads):
@@ -327,6 +378,18 @@ def table(rows, dtype, n):
     return "\n".join(lines)
 
 
+def roofs_from_rows(rows):
+    """The bandwidth roofs a run recorded in its CSV (roof_gb_s of its CPU and GPU rows)."""
+    roofs = {"triad": {}, "copy_gpu": None, "fma": {}}
+    for r in ok_rows(rows):
+        if r.get("roof_gb_s"):
+            if r["device"] == "gpu":
+                roofs["copy_gpu"] = float(r["roof_gb_s"])
+            else:
+                roofs["triad"][r["threads"]] = float(r["roof_gb_s"])
+    return roofs
+
+
 def plot_all(rows, out_dir, roofs):
     import matplotlib
     matplotlib.use("Agg")
@@ -439,11 +502,27 @@ def build_parser(prog):
     p.add_argument("--min-time", type=_seconds("--min-time", True), help="seconds of repeats")
     p.add_argument("--kernels", help="comma-separated conv kernel names (default: all)")
     p.add_argument("--out", help="output folder, new or empty (default results/conv-<date-time>)")
+    p.add_argument("--from-csv", metavar="CSV", help="rebuild plots and REPORT.md from a conv.csv "
+                   "(into --out, default the CSV's folder); no measuring")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
 
 def check_args(args):
+    if args.from_csv:
+        given = [o for o in ("quick", "sizes", "threads", "budget", "min_time", "kernels")
+                 if getattr(args, o) not in (None, False)]
+        if given or args.dtype != "both":
+            raise UsageError("--from-csv rebuilds a report without measuring; it takes only --out")
+        try:
+            rows = load_csv(args.from_csv)
+        except FileNotFoundError:
+            raise UsageError(f"--from-csv: no such file: {args.from_csv}") from None
+        except (OSError, ValueError, KeyError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--from-csv: {args.from_csv} is not a conv.csv ({exc})") from None
+        if not rows:
+            raise UsageError(f"--from-csv: {args.from_csv} holds no rows")
+        return
     if args.kernels is not None:
         names = [k.strip() for k in args.kernels.split(",") if k.strip()]
         known = _registry.names("conv2d")
@@ -486,6 +565,13 @@ def main(argv=None, prog="matmul-ladder conv"):
                      if args.kernels else None)
     command = f"{prog} " + " ".join(shlex.quote(a) for a in argv)
     try:
+        if args.from_csv:
+            rows = load_csv(args.from_csv)
+            out_dir = args.out or os.path.dirname(os.path.abspath(args.from_csv))
+            os.makedirs(out_dir, exist_ok=True)
+            path, plots = report(rows, out_dir, roofs_from_rows(rows))
+            print(f"rebuilt {path} and {', '.join(plots)}")
+            return 0
         return run(cfg, args, command)
     except OSError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)

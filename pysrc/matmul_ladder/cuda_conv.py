@@ -16,9 +16,19 @@ class ConvRung:
     rung: int
     description: str
     threads: tuple        # block shape
-    outputs: tuple        # (rows, cols) of outputs per thread
-    by_value: bool        # the filter passed as nine values (a Filter3x3 struct), not a pointer
-    vector: bool = False  # takes the `aligned` argument
+    outputs: tuple        # (rows, cols) of outputs per thread; rows may depend on the type:
+    by_value: bool        #   (("float", r32), ("double", r64)), a template argument
+    vector: bool = False  # takes the `aligned` argument; the filter by value (Filter3x3)
+
+    def rows(self, ctype):
+        rows = self.outputs[0]
+        return dict(rows)[ctype] if isinstance(rows, tuple) else rows
+
+    def template(self, ctype):
+        """The kernel's instantiation, e.g. conv_strips<float, 16>."""
+        rows = self.outputs[0]
+        return f"{self.function}<{ctype}, {dict(rows)[ctype]}>" if isinstance(rows, tuple) \
+            else f"{self.function}<{ctype}>"
 
     @property
     def file(self):
@@ -36,8 +46,9 @@ RUNGS = [
              (32, 8, 1), (1, 1), True),
     ConvRung("conv_cuda_smem", 3, "a 32x8 shared-memory tile with its halo", (32, 8, 1),
              (1, 1), True),
-    ConvRung("conv_cuda_strips", 4, "register-blocked vertical strips (8x4 outputs a thread), "
-             "16-byte loads", (32, 4, 1), (8, 4), True, vector=True),
+    ConvRung("conv_cuda_strips", 4, "register-blocked vertical strips (16x4 outputs a thread "
+             "in float32, 2x4 in float64), 16-byte loads", (64, 4, 1),
+             ((("float", 16), ("double", 2)), 4), True, vector=True),
 ]
 
 
@@ -50,7 +61,7 @@ def module(rung):
     import cupy
     with open(os.path.join(source_dir(), rung.file)) as f:
         code = f.read()
-    names = [f"{rung.function}<float>", f"{rung.function}<double>"]
+    names = [rung.template("float"), rung.template("double")]
     return cupy.RawModule(code=code, options=("-std=c++17",), name_expressions=names)
 
 
@@ -71,8 +82,8 @@ def launcher(rung):
         if y.size == 0:
             return y
         ctype = "float" if x.dtype == cupy.float32 else "double"
-        kernel = module(rung).get_function(f"{rung.function}<{ctype}>")
-        rows, cols = rung.outputs
+        kernel = module(rung).get_function(rung.template(ctype))
+        rows, cols = rung.rows(ctype), rung.outputs[1]
         bx, by, _ = rung.threads
         grid = (-(-(W - 2) // (bx * cols)), -(-(H - 2) // (by * rows)), 1)
         if rung.by_value:
