@@ -42,7 +42,7 @@ PACKED_FLAGS = ["-O3"]
 # Rung files compiled once per element type: the plain rungs with PLAIN_FLAGS, the packed
 # ones (and their few-rows path) with PACKED_FLAGS and OpenMP.
 PLAIN_RUNGS = ["csrc/1_naive.c", "csrc/2_ikj.c", "csrc/3_blocked.c"]
-PACKED_RUNGS = ["csrc/4_simd.c", "csrc/5_omp.c", "csrc/few_rows.c"]
+PACKED_RUNGS = ["csrc/4_simd.c", "csrc/5_omp.c", "csrc/6_strassen.c", "csrc/few_rows.c"]
 PER_TYPE = {"float32": [], "float64": [("LADDER_DOUBLE", None)]}
 # Compiled once: run-time CPU facts, blocking, micro-kernels, probes.
 SHARED_SOURCES = ["csrc/cpu.c", "csrc/blocking.c", "csrc/scratch.c", "csrc/ukernel_avx2.c",

@@ -166,3 +166,24 @@ ladder_tiles ladder_blocked_tiles(size_t elem)
     if (nb) t.nb = nb;
     return t;
 }
+
+/* ---- Strassen's cutoff (rung 6) -------------------------------------------------------- */
+static atomic_size_t strassen_cutoff[2];
+
+size_t ladder_strassen_cutoff(size_t elem)
+{
+    const size_t n = atomic_load(&strassen_cutoff[elem == 8]);
+    return n ? n : LADDER_STRASSEN_CUTOFF;
+}
+
+void ladder_set_strassen_cutoff(size_t elem, size_t n)
+{
+    atomic_store(&strassen_cutoff[elem == 8], n);
+}
+
+int ladder_strassen_levels(size_t elem, size_t M, size_t N, size_t K)
+{
+    const size_t smallest = M < N ? (M < K ? M : K) : (N < K ? N : K);
+    const size_t cutoff = ladder_strassen_cutoff(elem);
+    return smallest >= 2 * cutoff ? 2 : smallest >= cutoff ? 1 : 0;
+}

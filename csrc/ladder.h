@@ -50,6 +50,8 @@
                     T *, size_t);                                                      \
     int mm_omp_##S(size_t, size_t, size_t, const T *, size_t, const T *, size_t,       \
                    T *, size_t, int threads);                                          \
+    int mm_strassen_##S(size_t, size_t, size_t, const T *, size_t, const T *, size_t,  \
+                        T *, size_t, int threads, int levels);                         \
     /* the few-rows path of rungs 4 and 5 (few_rows.c): M <= LADDER_FEW_ROWS */        \
     void mm_few_rows_##S(size_t, size_t, size_t, const T *, size_t, const T *, size_t, \
                          T *, size_t, int threads);
@@ -170,5 +172,13 @@ ladder_tiles ladder_blocked_model(size_t elem, const ladder_cache *l1, const lad
 ladder_tiles ladder_blocked_tiles(size_t elem);
 /* Tiles for one element size, for a tuner or a sweep; 0 keeps the model's. */
 void ladder_set_blocked_tiles(size_t elem, size_t kb, size_t nb);
+
+/* Strassen (6_strassen.c): levels for an M x K by K x N product of elem-byte reals: 0 below
+ * the cutoff, 1 from it, 2 from twice it (each level halves the blocks). */
+int ladder_strassen_levels(size_t elem, size_t M, size_t N, size_t K);
+size_t ladder_strassen_cutoff(size_t elem);
+/* 0 restores the default (LADDER_STRASSEN_CUTOFF). */
+void ladder_set_strassen_cutoff(size_t elem, size_t n);
+#define LADDER_STRASSEN_CUTOFF 4096
 
 #endif

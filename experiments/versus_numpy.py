@@ -1,5 +1,7 @@
 """Do the top C rungs reach NumPy? c_simd against NumPy on 1 thread, c_omp against NumPy on
-all threads, timed call by call in one process with NumPy's BLAS pinned to the same threads.
+all threads, timed call by call in one process with NumPy's BLAS pinned to the same threads;
+and c_strassen on 1 and all threads where the shape reaches its cutoff (its GFLOP/s count the
+classical 2 M K N operations, so they exceed the peak where it saves enough).
 
     python experiments/versus_numpy.py                  # the goal shapes, float32 and float64
     python experiments/versus_numpy.py --shape 1x25600x100 --dtype float32 --threads 2
@@ -53,7 +55,11 @@ def main(argv=None):
         for m, k, n in shapes:
             a = rng.uniform(-1, 1, (m, k)).astype(dtype)
             b = rng.uniform(-1, 1, (k, n)).astype(dtype)
-            for kernel, threads in (("c_simd", 1), ("c_omp", args.threads)):
+            contenders = [("c_simd", 1), ("c_omp", args.threads)]
+            if min(m, k, n) >= ml.build_info()["strassen"][dtype]["cutoff"]:
+                # c_strassen where it takes a level; its GFLOP/s count the classical 2MKN
+                contenders += [("c_strassen", 1), ("c_strassen", args.threads)]
+            for kernel, threads in contenders:
                 peak_before = ml.fma_peak(dtype, threads)
                 ceiling = ml.ukernel_peak(dtype) if threads == 1 else None
                 with contextlib.ExitStack() as stack:

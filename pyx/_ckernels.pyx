@@ -17,6 +17,11 @@ cdef extern from "ladder.h" nogil:
     int mm_simd_d(size_t, size_t, size_t, const double *, size_t, const double *, size_t, double *, size_t)
     int mm_omp_s(size_t, size_t, size_t, const float *, size_t, const float *, size_t, float *, size_t, int)
     int mm_omp_d(size_t, size_t, size_t, const double *, size_t, const double *, size_t, double *, size_t, int)
+    int mm_strassen_s(size_t, size_t, size_t, const float *, size_t, const float *, size_t, float *, size_t, int, int)
+    int mm_strassen_d(size_t, size_t, size_t, const double *, size_t, const double *, size_t, double *, size_t, int, int)
+    int ladder_strassen_levels(size_t, size_t, size_t, size_t)
+    size_t ladder_strassen_cutoff(size_t)
+    void ladder_set_strassen_cutoff(size_t, size_t)
 
     int ladder_best_isa()
     int ladder_active_isa()
@@ -46,7 +51,7 @@ ctypedef fused real:
     float
     double
 
-RUNGS = ("c_naive", "c_ikj", "c_blocked", "c_simd", "c_omp")
+RUNGS = ("c_naive", "c_ikj", "c_blocked", "c_simd", "c_omp", "c_strassen")
 ISA_NAMES = ("none", "avx2", "avx512", "neon")
 
 
@@ -84,13 +89,15 @@ def run(str rung, const real[:, :] a, const real[:, :] b, real[:, :] c, int thre
             elif which == 1: mm_ikj_s(M, N, K, pa, lda, pb, ldb, pc, ldc)
             elif which == 2: mm_blocked_s(M, N, K, pa, lda, pb, ldb, pc, ldc)
             elif which == 3: status = mm_simd_s(M, N, K, pa, lda, pb, ldb, pc, ldc)
-            else: status = mm_omp_s(M, N, K, pa, lda, pb, ldb, pc, ldc, threads)
+            elif which == 4: status = mm_omp_s(M, N, K, pa, lda, pb, ldb, pc, ldc, threads)
+            else: status = mm_strassen_s(M, N, K, pa, lda, pb, ldb, pc, ldc, threads, -1)
         else:
             if which == 0: mm_naive_d(M, N, K, pa, lda, pb, ldb, pc, ldc)
             elif which == 1: mm_ikj_d(M, N, K, pa, lda, pb, ldb, pc, ldc)
             elif which == 2: mm_blocked_d(M, N, K, pa, lda, pb, ldb, pc, ldc)
             elif which == 3: status = mm_simd_d(M, N, K, pa, lda, pb, ldb, pc, ldc)
-            else: status = mm_omp_d(M, N, K, pa, lda, pb, ldb, pc, ldc, threads)
+            elif which == 4: status = mm_omp_d(M, N, K, pa, lda, pb, ldb, pc, ldc, threads)
+            else: status = mm_strassen_d(M, N, K, pa, lda, pb, ldb, pc, ldc, threads, -1)
     if status == -1:
         raise RuntimeError(f"{rung}: no usable SIMD micro-kernel (active ISA: {active_isa()})")
     if status == -2:
@@ -122,6 +129,20 @@ def set_isa(str name):
     if ladder_set_isa(ISA_NAMES.index(name)) != 0:
         raise ValueError(f"this CPU cannot run the {name} micro-kernel (best: {best_isa()})")
     return previous
+
+
+def strassen_levels(size_t itemsize, size_t M, size_t N, size_t K):
+    """Levels c_strassen takes for an M x K by K x N product at the current cutoff."""
+    return ladder_strassen_levels(itemsize, M, N, K)
+
+
+def strassen_cutoff(size_t itemsize):
+    return ladder_strassen_cutoff(itemsize)
+
+
+def set_strassen_cutoff(size_t itemsize, size_t n):
+    """c_strassen's cutoff for one element size; 0 restores the default."""
+    ladder_set_strassen_cutoff(itemsize, n)
 
 
 def has_openmp():

@@ -11,14 +11,15 @@
 """
 from . import _api
 from ._api import (KernelInfo, KernelUnavailableError, bind, blocking_override, build_info,
-                   fma_peak, kernels, matmul, set_simd_isa, triad_bandwidth, ukernel_peak)
+                   fma_peak, kernels, matmul, set_simd_isa, set_strassen_cutoff,
+                   triad_bandwidth, ukernel_peak)
 from .conv import conv2d
 from .tuner import tune
 from . import tuner as _tuner
 
 __all__ = ["matmul", "conv2d", "bind", "kernels", "build_info", "set_simd_isa", "KernelInfo",
            "KernelUnavailableError", "fma_peak", "ukernel_peak", "triad_bandwidth",
-           "blocking_override", "tune"]
+           "blocking_override", "set_strassen_cutoff", "tune"]
 __version__ = "0.1.0"
 
 if _api._registry._ckernels is not None:

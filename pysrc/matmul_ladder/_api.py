@@ -139,6 +139,20 @@ def blocking_override(dtype, mc=0, kc=0, nc=0, kb=0, nb=0):
             _tuned_from[size] = tuned
 
 
+def set_strassen_cutoff(n, dtype=None):
+    """c_strassen's cutoff: it takes one level of Strassen when the smallest of M, N and K is
+    at least n, two from 2n. dtype None sets both; n = 0 restores the default. Returns the
+    previous cutoff (of float32 when dtype is None). Process-wide."""
+    ck = _require_ckernels()
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"the Strassen cutoff must be an int >= 0, got {n!r}")
+    sizes = (4, 8) if dtype is None else (_itemsize(dtype),)
+    previous = ck.strassen_cutoff(sizes[0])
+    for size in sizes:
+        ck.set_strassen_cutoff(size, n)
+    return previous
+
+
 def _require_ckernels():
     if _registry._ckernels is None:
         raise KernelUnavailableError(_registry._C_MISSING)
@@ -214,6 +228,7 @@ def build_info():
                 "caches": {level: g[0] for level, g in geometry.items()},
                 "cache_geometry": geometry},
         "blocking": {},
+        "strassen": {},
         "extension_error": _registry._C_MISSING,
     }
     if ck:
@@ -223,6 +238,13 @@ def build_info():
             simd["source"] = (f"tuned ({_tuned_from[size]})" if size in _tuned_from
                               else "set by blocking_override" if simd["overridden"] else "model")
             info["blocking"][dtype] = {"c_blocked": ck.blocked_tiles(size), "c_simd": simd}
+            cutoff = ck.strassen_cutoff(size)
+            info["strassen"][dtype] = {
+                "cutoff": cutoff, "levels": "1 from the cutoff, 2 from twice it",
+                "extra_memory": "per level (MK + KN + MN/2) elements: 2.5 n^2 for n x n, "
+                                "plus a quarter of that for the second level",
+                "levels_at": {n: ck.strassen_levels(size, n, n, n)
+                              for n in (1024, 2048, 4096, 8192, 16384)}}
     return info
 
 

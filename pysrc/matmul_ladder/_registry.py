@@ -247,6 +247,8 @@ KERNELS = [
            "micro-kernel, 1 thread", False, _c_binder("c_simd"), _simd_available),
     Kernel("c_omp", "C", 5, "c_simd on all threads with OpenMP", True, _c_binder("c_omp"),
            _omp_available),
+    Kernel("c_strassen", "C", 6, "Strassen-Winograd (7 block products for 8) over c_omp, 1-2 "
+           "levels by a size cutoff", True, _c_binder("c_strassen"), _omp_available),
     Kernel("cy_naive", "Cython", 1, "typed-memoryview i-j-k loop, nogil (twin of c_naive)",
            False, *_cy_binder("cy_naive")),
     Kernel("cy_ikj", "Cython", 2, "typed Cython, loops reordered i-k-j (twin of c_ikj)", False,
