@@ -15,10 +15,15 @@
  * depth slice (a GEMV or a rank-1 update) through rung 5 or a loop.
  * Extra memory per level, for an M x K by K x N product: 4 blocks of A (M/2 x K/2), 4 of B
  * (K/2 x N/2) and 2 of C (M/2 x N/2): (MK + KN + MN/2) elements, 2.5 n^2 for n x n; the
- * next level adds a quarter of that. Returns 0, -1 without a micro-kernel, -2 without
- * memory. */
+ * next level adds a quarter of that. Up to KEEP_BYTES a level's blocks are the calling
+ * thread's scratch, kept for its next call as the packing buffers are (first touching
+ * fresh pages on every call cost more than the additions); beyond, allocated per call.
+ * The sums S1..S4 of A's blocks (and T1..T4 of B's) are formed in one pass each.
+ * Returns 0, -1 without a micro-kernel, -2 without memory. */
 #include <stdlib.h>
 #include "ladder.h"
+
+#define KEEP_BYTES ((size_t)256 << 20)
 
 /* dst = a + sign * b, for rows x cols blocks with their own row strides. */
 static void add(size_t rows, size_t cols, const real *a, size_t lda, const real *b, size_t ldb,
@@ -44,21 +49,31 @@ static int winograd(size_t M, size_t N, size_t K, const real *A, size_t lda, con
     const real *A11 = A, *A12 = A + k, *A21 = A + m * lda, *A22 = A21 + k;
     const real *B11 = B, *B12 = B + n, *B21 = B + k * ldb, *B22 = B21 + n;
     real *C11 = C, *C12 = C + n, *C21 = C + m * ldc, *C22 = C21 + n;
-    real *buf = malloc((4 * m * k + 4 * k * n + 2 * m * n) * sizeof(real));
+    const size_t bytes = (4 * m * k + 4 * k * n + 2 * m * n) * sizeof(real);
+    real *buf = bytes <= KEEP_BYTES ? ladder_scratch(1 + levels, bytes) : malloc(bytes);
     if (!buf)
         return -2;
     real *S1 = buf, *S2 = S1 + m * k, *S3 = S2 + m * k, *S4 = S3 + m * k;
     real *T1 = S4 + m * k, *T2 = T1 + k * n, *T3 = T2 + k * n, *T4 = T3 + k * n;
     real *X = T4 + k * n, *Y = X + m * n;
-    /* S1 = A21 + A22, S2 = S1 - A11, S3 = A11 - A21, S4 = A12 - S2 (and T for B) */
-    add(m, k, A21, lda, A22, lda, 1, S1, k, threads);
-    add(m, k, S1, k, A11, lda, -1, S2, k, threads);
-    add(m, k, A11, lda, A21, lda, -1, S3, k, threads);
-    add(m, k, A12, lda, S2, k, -1, S4, k, threads);
-    add(k, n, B12, ldb, B11, ldb, -1, T1, n, threads);
-    add(k, n, B22, ldb, T1, n, -1, T2, n, threads);
-    add(k, n, B22, ldb, B12, ldb, -1, T3, n, threads);
-    add(k, n, T2, n, B21, ldb, -1, T4, n, threads);
+    /* S1 = A21 + A22, S2 = S1 - A11, S3 = A11 - A21, S4 = A12 - S2: one pass over A */
+    #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && m * k > 65536)
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < k; j++) {
+            const real a11 = A11[i * lda + j], a12 = A12[i * lda + j], a21 = A21[i * lda + j],
+                       a22 = A22[i * lda + j], s1 = a21 + a22, s2 = s1 - a11;
+            S1[i * k + j] = s1, S2[i * k + j] = s2, S3[i * k + j] = a11 - a21;
+            S4[i * k + j] = a12 - s2;
+        }
+    /* T1 = B12 - B11, T2 = B22 - T1, T3 = B22 - B12, T4 = T2 - B21: one pass over B */
+    #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && k * n > 65536)
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = 0; j < n; j++) {
+            const real b11 = B11[i * ldb + j], b12 = B12[i * ldb + j], b21 = B21[i * ldb + j],
+                       b22 = B22[i * ldb + j], t1 = b12 - b11, t2 = b22 - t1;
+            T1[i * n + j] = t1, T2[i * n + j] = t2, T3[i * n + j] = b22 - b12;
+            T4[i * n + j] = t2 - b21;
+        }
     const int next = levels - 1;
     int status;
     /* P1 = A11 B11 -> X; C11 = P2 + P1, with P2 = A12 B21 */
@@ -87,7 +102,8 @@ static int winograd(size_t M, size_t N, size_t K, const real *A, size_t lda, con
         goto done;
     add(m, n, Y, n, X, n, -1, C21, ldc, threads);
 done:
-    free(buf);
+    if (bytes > KEEP_BYTES)
+        free(buf);
     return status;
 }
 

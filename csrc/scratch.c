@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include "ladder.h"
 
-#define SLOTS 2
+#define SLOTS 4
 
 typedef struct {
     void *ptr[SLOTS];
