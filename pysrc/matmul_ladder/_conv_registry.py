@@ -18,7 +18,7 @@ import numpy as np
 
 from . import pure
 from ._layout import empty_aligned, unit_stride_rows
-from ._registry import (Kernel, _always, _cupy_missing, _cy_binder, _import_extension,
+from ._registry import (Kernel, _always, _cupy_missing, _import_extension,
                         _torch_cuda_missing, _torch_missing)
 
 _cconv, _CONV_MISSING = _import_extension("_cconv")

@@ -18,10 +18,8 @@ and the report gives what a fresh output costs (allocating and first touching it
 one call would pass the budget (its last time scaled by N^2). Every row goes to conv.csv as
 it is measured, so Ctrl-C keeps them; REPORT.md and the plots are built from the CSV.
 """
-import argparse
 import csv
 import json
-import math
 import os
 import shlex
 import sys
@@ -32,8 +30,10 @@ from typing import Optional, Sequence
 import numpy as np
 
 from . import _registry, timing
-from ._threads import MAX_THREADS, cores
+from ._threads import cores
 from ._conv_registry import TAKES_OUT, _padded_rows
+from .check import BOUND_C, correlate3x3_valid
+from .cli import Parser, UsageError, _memory_bytes, _seconds, parse_sizes, parse_threads
 
 COLUMNS = ["run", "kernel", "language", "rung", "device", "dtype", "N", "threads", "status",
            "output", "median_s", "min_s", "max_s", "repeats", "gpix_s", "gb_s", "gflops",
@@ -100,7 +100,6 @@ class Checker:
         self.x, self.w = x, w
         n_out = max(x.shape[0] - 2, 0) * max(x.shape[1] - 2, 0)
         if keep_bytes is None:
-            from .cli import _memory_bytes
             keep_bytes = (_memory_bytes() or 0) // 4
         self.keep = 16 * n_out <= keep_bytes  # expected + bound in float64
         self.cache = {}  # array module name -> [(rows, ConvReference)]
@@ -142,7 +141,6 @@ class _DeviceReference:
     def __init__(self, x, w, xp):
         self.xp = xp
         x64, w64 = x.astype(xp.float64), w.astype(xp.float64)
-        from .check import BOUND_C, correlate3x3_valid
         self.expected = correlate3x3_valid(x64, w64, xp)
         self.bound = (BOUND_C * 9 * np.finfo(x.dtype).eps) * correlate3x3_valid(
             xp.abs(x64), xp.abs(w64), xp)
@@ -477,17 +475,7 @@ def report(rows, out_dir, roofs, command=""):
 
 
 # ---- command line -----------------------------------------------------------------------
-class UsageError(Exception):
-    pass
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError(message)
-
-
 def build_parser(prog):
-    from .cli import _seconds, parse_sizes, parse_threads
     p = Parser(prog=prog, description=(
         "Time every 3x3 convolution kernel against SciPy, NumPy, PyTorch and CuPy; write "
         "conv.csv, machine.json, plots and REPORT.md under results/conv-<run>/."))
@@ -534,7 +522,6 @@ def check_args(args):
     if min(sizes) < 3:
         raise UsageError("--sizes: images must be at least 3 x 3")
     itemsize = 4 if args.dtype == "float32" else 8
-    from .cli import _memory_bytes
     memory = _memory_bytes()
     need = 4 * itemsize * max(sizes) ** 2  # image, output, and a baseline's temporaries
     if memory and need > memory:
