@@ -287,6 +287,25 @@ def main(argv=None):
         return 1
 
 
+def run_with_progress(harness, log, progress):
+    """harness.run() behind a progress bar (one tick a row); Ctrl-C stops it and keeps the
+    rows logged so far. Closes the log. Returns True if interrupted."""
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=harness.total_rows(), unit="row", file=sys.stderr, dynamic_ncols=True)
+        harness.progress = lambda text: (bar.set_description_str(text[:60]), bar.update(1))
+    try:
+        harness.run()
+        return False
+    except KeyboardInterrupt:
+        return True
+    finally:
+        if bar:
+            bar.close()
+        log.close()
+
+
 def run(args, command):
     if args.from_csv:
         path, plots = report.build(args.from_csv, args.out, size=args.ladder_size)
@@ -312,20 +331,7 @@ def run(args, command):
     print(f"{PROG}: {len(harness.kernels)} kernels, sizes {list(cfg.sizes)}"
           f"{' + ' + str(list(cfg.shapes)) if cfg.shapes else ''}, {', '.join(cfg.dtypes)}, "
           f"threads {list(cfg.threads)}, budget {cfg.budget:g} s/call -> {out_dir}/", flush=True)
-    bar = None
-    if not args.no_progress:
-        from tqdm import tqdm
-        bar = tqdm(total=harness.total_rows(), unit="row", file=sys.stderr, dynamic_ncols=True)
-        harness.progress = lambda text: (bar.set_description_str(text[:60]), bar.update(1))
-    interrupted = False
-    try:
-        harness.run()
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        if bar:
-            bar.close()
-        log.close()
+    interrupted = run_with_progress(harness, log, not args.no_progress)
     if interrupted:
         print(f"\ninterrupted: kept the {len(harness.rows)} rows measured so far in {csv_path}")
     if not harness.rows:

@@ -33,7 +33,8 @@ from . import _registry, timing
 from ._threads import cores
 from ._conv_registry import TAKES_OUT, _padded_rows
 from .check import BOUND_C, correlate3x3_valid
-from .cli import Parser, UsageError, _memory_bytes, _seconds, parse_sizes, parse_threads
+from .cli import (Parser, UsageError, _memory_bytes, _seconds, parse_sizes, parse_threads,
+                  run_with_progress)
 
 COLUMNS = ["run", "kernel", "language", "rung", "device", "dtype", "N", "threads", "status",
            "output", "median_s", "min_s", "max_s", "repeats", "gpix_s", "gb_s", "gflops",
@@ -577,20 +578,7 @@ def run(cfg, args, command):
     print(f"{command}: {len(harness.kernels)} kernels, N = {list(cfg.sizes)}, "
           f"{', '.join(cfg.dtypes)}, threads {list(cfg.threads)}, budget {cfg.budget:g} s/call "
           f"-> {out_dir}/", flush=True)
-    bar = None
-    if not args.no_progress:
-        from tqdm import tqdm
-        bar = tqdm(total=harness.total_rows(), unit="row", file=sys.stderr, dynamic_ncols=True)
-        harness.progress = lambda text: (bar.set_description_str(text[:60]), bar.update(1))
-    interrupted = False
-    try:
-        harness.run()
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        if bar:
-            bar.close()
-        log.close()
+    interrupted = run_with_progress(harness, log, not args.no_progress)
     roofs = harness.roofs
     with open(os.path.join(out_dir, "machine.json"), "w") as f:
         json.dump({**machine.describe(), "command": command,
