@@ -1,5 +1,7 @@
 """The GPU kernels (CUDA rungs and the cuBLAS baselines) against cuBLAS, on odd shapes.
-Marked `gpu`; skipped with the reason where there is no CUDA GPU or CuPy."""
+Marked `gpu`; skipped with the reason where there is no CUDA GPU or CuPy. The tensor-core
+rungs that round their inputs (TF32, BF16) are held to the bound of that precision; a rung
+this GPU cannot run (wgmma off Hopper) is skipped with its reason."""
 import numpy as np
 import pytest
 
@@ -16,18 +18,30 @@ SHAPES = [(1, 1, 1), (0, 5, 3), (5, 0, 3), (5, 3, 0), (7, 13, 17), (31, 33, 35),
           (64, 4096, 96), (515, 517, 519)]
 
 
+INFO = {k.name: k for k in GPU}
+
+
+def runnable(kernel):
+    if not INFO[kernel].available:
+        pytest.skip(INFO[kernel].reason)
+    return INFO[kernel].precision
+
+
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
 @pytest.mark.parametrize("kernel", [k.name for k in GPU])
 def test_gpu_kernel_matches_cublas(kernel, shape):
     import cupy
+    precision = runnable(kernel)
     m, n, k = shape
     rng = np.random.default_rng(m + 7 * n + 31 * k)
     a = rng.uniform(-1, 1, (m, k)).astype(np.float32)
     b = rng.uniform(-1, 1, (k, n)).astype(np.float32)
     c = ml.matmul(cupy.asarray(a), cupy.asarray(b), kernel=kernel)
     assert isinstance(c, cupy.ndarray) and c.shape == (m, n)
-    problem = Reference(a, b).violations(cupy.asnumpy(c))
+    problem = Reference(a, b).violations(cupy.asnumpy(c), precision)
     assert not problem, problem
+    if precision:
+        return
     np.testing.assert_allclose(cupy.asnumpy(c), cupy.asnumpy(cupy.asarray(a) @ cupy.asarray(b)),
                                rtol=1e-4, atol=1e-4 * max(k, 1))
 
@@ -35,17 +49,47 @@ def test_gpu_kernel_matches_cublas(kernel, shape):
 @pytest.mark.parametrize("kernel", [k.name for k in GPU])
 def test_gpu_kernel_on_strided_views(kernel):
     import cupy
+    precision = runnable(kernel)
     rng = np.random.default_rng(1)
     big = cupy.asarray(rng.uniform(-1, 1, (300, 301)).astype(np.float32))
     a, b = big[1:200:2, 3:150], big[::-2, 5:66][:147]
     c = ml.matmul(a, b, kernel=kernel)
-    problem = Reference(cupy.asnumpy(a), cupy.asnumpy(b)).violations(cupy.asnumpy(c))
+    problem = Reference(cupy.asnumpy(a), cupy.asnumpy(b)).violations(cupy.asnumpy(c), precision)
     assert not problem, problem
+
+
+def test_3xtf32_reaches_fp32_accuracy_where_tf32_does_not():
+    """The big/small split is what buys FP32 accuracy: on the same inputs, one TF32 pass
+    misses the FP32 bound and three passes meet it."""
+    import cupy
+    runnable("cuda_3xtf32")
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((200, 64)).astype(np.float32)   # short dot products: rounding shows
+    b = rng.standard_normal((64, 150)).astype(np.float32)
+    ref = Reference(a, b)
+    one = ml.matmul(cupy.asarray(a), cupy.asarray(b), kernel="cuda_tf32_mma")
+    three = ml.matmul(cupy.asarray(a), cupy.asarray(b), kernel="cuda_3xtf32")
+    assert ref.violations(one.get()), "TF32 met the FP32 bound: the test inputs are too easy"
+    assert not ref.violations(one.get(), "tf32")
+    assert not ref.violations(three.get()), ref.violations(three.get())
+
+
+@pytest.mark.parametrize("kernel", [k.name for k in GPU if k.precision])
+def test_rounding_rungs_keep_nan_and_inf(kernel):
+    import cupy
+    runnable(kernel)
+    a = np.ones((20, 24), np.float32)
+    b = np.ones((24, 20), np.float32)
+    a[3, 5], b[7, 9] = np.nan, np.inf
+    c = ml.matmul(cupy.asarray(a), cupy.asarray(b), kernel=kernel).get()
+    assert np.isnan(c[3]).all() and np.isinf(c[:, 9][np.arange(20) != 3]).all()
+    assert np.all(c[np.ix_(np.arange(20) != 3, np.arange(20) != 9)] == 24)
 
 
 @pytest.mark.parametrize("kernel", [k.name for k in GPU if k.name.startswith("cuda_")])
 def test_cuda_rungs_refuse_float64_and_numpy(kernel):
     import cupy
+    runnable(kernel)
     with pytest.raises(TypeError, match="float32 only"):
         ml.matmul(cupy.ones((2, 2)), cupy.ones((2, 2)), kernel=kernel)
     with pytest.raises(TypeError, match="cupy.asarray"):

@@ -30,6 +30,7 @@ class KernelInfo:
     device: str = "cpu"  # "cpu" (numpy arrays) or "gpu" (cupy arrays)
     dtypes: tuple = ("float32", "float64")
     operation: str = "matmul"  # "matmul" (ml.matmul) or "conv2d" (ml.conv2d: 3x3 cross-correlation)
+    precision: str = ""  # "" computes in the arrays' dtype; "tf32"/"bf16": rounds inputs to that
 
 
 @dataclass
@@ -44,12 +45,13 @@ class Kernel:
     device: str = "cpu"
     dtypes: tuple = ("float32", "float64")
     operation: str = "matmul"
+    precision: str = ""
 
     def info(self):
         reason = self.availability()
         return KernelInfo(self.name, self.language, self.rung, self.description,
                           self.parallel, not reason, reason, self.device, self.dtypes,
-                          self.operation)
+                          self.operation, self.precision)
 
     def bind(self, threads):
         return self.binder(threads)
@@ -230,8 +232,12 @@ def _cuda_kernel(rung):
     @contextlib.contextmanager
     def bind(threads):
         yield cuda.launcher(rung)
-    return Kernel(rung.name, "CUDA", rung.rung, rung.description, False, bind, _cupy_missing,
-                  "gpu", ("float32",))
+
+    def missing():
+        return _cupy_missing() or cuda.missing(rung)
+    precision = "" if rung.precision == "fp32" else rung.precision
+    return Kernel(rung.name, "CUDA", rung.rung, rung.description, False, bind, missing,
+                  "gpu", ("float32",), precision=precision)
 
 
 KERNELS = [

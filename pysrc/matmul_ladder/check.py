@@ -6,10 +6,15 @@ It holds for any K (the classic rounding-error bound of a dot product of length 
 safety factor c) and rejects real bugs, where a bare rtol would either fail on cancellation
 or pass wrong answers. The 3x3 convolution is nine-term dot products: the same bound with
 K = 9 (ConvReference). Where the reference is NaN or infinite, the answer must be the same.
+
+A kernel that rounds its inputs to a narrower format before multiplying (the tensor-core
+rungs: TF32, BF16) is held to the same bound with that format's eps (EPSILON), accumulation
+in FP32 being no worse.
 """
 import numpy as np
 
 BOUND_C = 2.0
+EPSILON = {"tf32": 2.0 ** -10, "bf16": 2.0 ** -7}   # machine epsilon: 10 and 7 mantissa bits
 
 
 def _array_module(x):
@@ -34,8 +39,9 @@ class Reference:
         self.expected, self.bound = to_host(expected), to_host(bound)
         self.dtype = np.dtype(a.dtype)
 
-    def violations(self, c):
-        """'' if c passes, else a sentence saying how it fails."""
+    def violations(self, c, precision=""):
+        """'' if c passes, else a sentence saying how it fails. precision: "" for the dtype's
+        own bound, or "tf32" / "bf16" for a kernel that rounds its inputs to that format."""
         if _array_module(c) is not np:
             c = c.get()
         c = np.asarray(c)
@@ -49,12 +55,15 @@ class Reference:
         finite = np.isfinite(self.expected)
         same_nonfinite = ~finite & ((got == self.expected) |
                                     (np.isnan(got) & np.isnan(self.expected)))
-        bad = ~((finite & (err <= self.bound)) | same_nonfinite)
+        bound = self.bound
+        if precision:
+            bound = bound * (EPSILON[precision] / np.finfo(self.dtype).eps)
+        bad = ~((finite & (err <= bound)) | same_nonfinite)
         if not bad.any():
             return ""
         i, j = np.argwhere(bad)[0]
         return (f"{int(bad.sum())} of {c.size} entries out of bound; first at ({i}, {j}): got "
-                f"{c[i, j]!r}, expected {self.expected[i, j]!r} +- {self.bound[i, j]:.3g}")
+                f"{c[i, j]!r}, expected {self.expected[i, j]!r} +- {bound[i, j]:.3g}")
 
 
 def correlate3x3_valid(x, w, xp=np):

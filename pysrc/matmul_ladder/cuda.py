@@ -1,5 +1,11 @@
 """The CUDA rungs: csrc/cuda/<n>_<rung>.cu, compiled at run time by CuPy (cupy.RawModule), so
-nothing needs nvcc at install. A wheel carries the sources as package data (cuda_src/). They take and return CuPy float32 arrays.
+nothing needs nvcc at install. A wheel carries the sources as package data (cuda_src/). They
+take and return CuPy float32 arrays.
+
+Rungs 1-7 compute in FP32 on the SIMT pipes; rungs 8-10 on the tensor cores: 8 in TF32, 9 in
+three TF32 passes at FP32 accuracy, 10 in BF16 with Hopper's wgmma and TMA (sm_90a only; its
+tensor-memory descriptors are built with cuda-python). `precision` names the rounding of the
+inputs, which sets each rung's error bound (check.EPSILON).
 
 Each rung is a kernel name, its launch shape, and whether it takes the `aligned` flag that
 lets it use 128-bit loads (the host checks that the columns allow it and the pointers are
@@ -23,6 +29,9 @@ class CudaRung:
     tile: tuple        # (rows, cols) of C per block
     rows_on_x: bool = False  # grid x walks the rows (only the naive rung)
     vector: bool = False     # takes the `aligned` argument
+    shared_bytes: int = 0    # dynamic shared memory a block needs (opted in past 48 KiB)
+    precision: str = "fp32"  # how the inputs are rounded: fp32, tf32 or bf16
+    arch: str = ""           # a compile target it needs (sm_90a), "" for any CUDA GPU
 
     @property
     def file(self):
@@ -47,6 +56,15 @@ RUNGS = [
              (128, 128), vector=True),
     CudaRung("cuda_warptile", 7, "warp tiles, conflict-free fragments, double-buffered shared "
              "memory", (256, 1, 1), (128, 128), vector=True),
+    CudaRung("cuda_tf32_mma", 8, "tensor cores: mma.sync m16n8k8 in TF32, 3-stage cp.async "
+             "pipeline", (256, 1, 1), (128, 256), vector=True, shared_bytes=156672,
+             precision="tf32"),
+    CudaRung("cuda_3xtf32", 9, "tf32_mma with each input split into big + small TF32 parts: "
+             "three products, FP32 accuracy", (256, 1, 1), (128, 256), vector=True,
+             shared_bytes=156672),
+    CudaRung("cuda_bf16_wgmma", 10, "Hopper wgmma on BF16 fed by TMA, producer/consumer "
+             "warpgroups, 4 stages", (384, 1, 1), (128, 256), shared_bytes=4 * 384 * 64 * 2 + 64 + 1024,
+             precision="bf16", arch="sm_90a"),
 ]
 
 
@@ -64,18 +82,55 @@ def module(rung):
     d = source_dir()
     with open(os.path.join(d, rung.file)) as f:
         code = f.read()
-    return cupy.RawModule(code=code, options=("-std=c++17", f"-I{d}"))
+    options = ("-std=c++17", f"-I{d}") + ((f"-arch={rung.arch}",) if rung.arch else ())
+    return cupy.RawModule(code=code, options=options)
+
+
+def _driver():
+    """cuda-python's driver API module (for the TMA descriptors), or None."""
+    try:
+        from cuda.bindings import driver
+    except ImportError:
+        try:
+            from cuda import cuda as driver
+        except ImportError:
+            return None
+    return driver
+
+
+@functools.lru_cache(maxsize=None)
+def missing(rung):
+    """"" if this rung runs on the current GPU (CuPy assumed working), else the reason."""
+    if rung.arch != "sm_90a":
+        return ""
+    import cupy
+    cc = cupy.cuda.Device().compute_capability
+    if cc != "90":
+        return f"needs a Hopper GPU (sm_90) for wgmma and TMA; this one is sm_{cc}"
+    if _driver() is None:
+        return "needs cuda-python for the TMA descriptors: pip install cuda-python"
+    return ""
+
+
+def _check_float32(rung, a, b):
+    import cupy
+    if a.dtype != cupy.float32 or b.dtype != cupy.float32:
+        raise TypeError(f"{rung.name} takes float32 only; got {a.dtype} and {b.dtype}")
 
 
 def launcher(rung):
     """f(a, b) -> a @ b on the GPU with this rung; a and b are 2-D float32 CuPy arrays."""
+    if rung.precision == "bf16":
+        prepare, compute = bf16_launcher(rung)
+        return lambda a, b: compute(*prepare(a, b))
     import cupy
     import numpy as np
     kernel = module(rung).get_function(rung.function)
+    if rung.shared_bytes:
+        kernel.max_dynamic_shared_size_bytes = rung.shared_bytes
 
     def run(a, b):
-        if a.dtype != cupy.float32 or b.dtype != cupy.float32:
-            raise TypeError(f"{rung.name} takes float32 only; got {a.dtype} and {b.dtype}")
+        _check_float32(rung, a, b)
         a, b = cupy.ascontiguousarray(a), cupy.ascontiguousarray(b)
         m, k = a.shape
         n = b.shape[1]
@@ -89,6 +144,72 @@ def launcher(rung):
         if rung.vector:
             aligned = all(x.data.ptr % 16 == 0 for x in (a, b, c))
             args.append(np.int32(aligned))
-        kernel(grid, rung.threads, tuple(args))
+        kernel(grid, rung.threads, tuple(args), shared_mem=rung.shared_bytes)
         return c
     return run
+
+
+BF16_BOX_K = 64   # a TMA box is 64 BF16 wide (128 bytes, the swizzle row) x a tile's rows
+
+
+def _tensor_map(x, rows, box_rows):
+    """The CUtensorMap (128 bytes, as a NumPy scalar passed by value) of a row-major BF16
+    CuPy matrix x of `rows` rows, read in BF16_BOX_K x box_rows boxes, 128-byte swizzle."""
+    import numpy as np
+    drv = _driver()
+    (error,) = drv.cuInit(0)
+    ld = x.shape[1]
+    error, tmap = drv.cuTensorMapEncodeTiled(
+        drv.CUtensorMapDataType.CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, x.data.ptr,
+        [drv.cuuint64_t(ld), drv.cuuint64_t(rows)], [drv.cuuint64_t(ld * 2)],
+        [drv.cuuint32_t(BF16_BOX_K), drv.cuuint32_t(box_rows)],
+        [drv.cuuint32_t(1), drv.cuuint32_t(1)],
+        drv.CUtensorMapInterleave.CU_TENSOR_MAP_INTERLEAVE_NONE,
+        drv.CUtensorMapSwizzle.CU_TENSOR_MAP_SWIZZLE_128B,
+        drv.CUtensorMapL2promotion.CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+        drv.CUtensorMapFloatOOBfill.CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE)
+    if error != drv.CUresult.CUDA_SUCCESS:
+        raise RuntimeError(f"cuTensorMapEncodeTiled failed: {error}")
+    words = np.array([int(w) for w in tmap.opaque], dtype=np.uint64)
+    return np.array([tuple(words)], dtype=np.dtype([(f"w{i}", np.uint64) for i in range(16)]))[0]
+
+
+def bf16_launcher(rung):
+    """(prepare, compute) for a BF16 rung: prepare(a, b) rounds float32 A to BF16 (M x K) and
+    B to BF16 transposed (N x K), K padded to a multiple of 8 (TMA's 16-byte row stride), and
+    builds their tensor maps; compute(*prepared) runs the GEMM alone (what the ladder times)."""
+    import cupy
+    import numpy as np
+    mod = module(rung)
+    kernel, convert = mod.get_function(rung.function), mod.get_function("to_bf16_matrix")
+    kernel.max_dynamic_shared_size_bytes = rung.shared_bytes
+
+    def to_bf16(x, transpose, ld):
+        rows, cols = x.shape
+        y = cupy.zeros((cols, ld) if transpose else (rows, ld), dtype=cupy.uint16)
+        if x.size:
+            convert((-(-cols // 32), -(-rows // 8), 1), (32, 8, 1),
+                    (cupy.ascontiguousarray(x), np.int32(rows), np.int32(cols),
+                     np.int32(transpose), y, np.int32(ld)))
+        return y
+
+    def prepare(a, b):
+        _check_float32(rung, a, b)
+        m, k = a.shape
+        n = b.shape[1]
+        kp = max(8, -(-k // 8) * 8)
+        a16, bt16 = to_bf16(a, 0, kp), to_bf16(b, 1, kp)
+        tile_m, tile_n = rung.tile
+        maps = (_tensor_map(a16, m, tile_m), _tensor_map(bt16, n, tile_n)) if m and n and k else None
+        return (m, n, k, a16, bt16, maps)
+
+    def compute(m, n, k, a16, bt16, maps):
+        if maps is None:   # an empty product, or K = 0: zeros
+            return cupy.zeros((m, n), dtype=cupy.float32)
+        c = cupy.empty((m, n), dtype=cupy.float32)
+        rows, cols = rung.tile
+        kernel((-(-n // cols), -(-m // rows), 1), rung.threads,
+               (np.int32(m), np.int32(n), np.int32(k), maps[0], maps[1], c),
+               shared_mem=rung.shared_bytes)
+        return c
+    return prepare, compute

@@ -177,7 +177,7 @@ class Harness:
             with kernel.bind(max(threads, 1)) as f:
                 call, fetch = self._prepare(kernel, mode, f, a, b)
                 out, first = timing.timed_call(call)
-                problem = ref.violations(fetch(out))
+                problem = ref.violations(fetch(out), kernel.precision)
                 if problem:
                     return self._row(kernel, threads, mode, a, b, "FAILED", note=problem)
                 t = self._time(kernel, mode, call, first, threads)
