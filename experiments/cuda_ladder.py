@@ -88,7 +88,7 @@ def main(argv=None):
         print(f"no GPU ladder here: {reason}")
         return 1
     os.makedirs(args.out, exist_ok=True)
-    info = {k.name: k for k in ml.kernels()}
+    info = {k.name: k for k in ml.kernels("matmul")}
     names = [k.name for k in info.values() if k.language == "CUDA"] + ["cupy", "torch_cuda"]
     if args.kernels:
         wanted = args.kernels.split(",")

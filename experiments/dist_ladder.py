@@ -21,7 +21,6 @@ import argparse
 import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ import numpy as np
 import matmul_ladder as ml
 from matmul_ladder import machine
 from matmul_ladder.check import Reference
+from matmul_ladder.dist import mpiexec
 from matmul_ladder.tables import markdown_table
 
 FIELDS = ["scaling", "kernel", "ranks", "grid", "threads_per_rank", "n", "dtype", "total_s",
@@ -39,7 +39,7 @@ FIELDS = ["scaling", "kernel", "ranks", "grid", "threads_per_rank", "n", "dtype"
 
 
 def mpi_run(ranks, args, timeout):
-    cmd = [shutil.which("mpiexec"), "-n", str(ranks), sys.executable, "-m", "matmul_ladder.dist",
+    cmd = [mpiexec(), "-n", str(ranks), sys.executable, "-m", "matmul_ladder.dist",
            *args]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                          env={**os.environ, "OMP_NUM_THREADS": args[args.index("--threads") + 1]
@@ -80,7 +80,7 @@ def main(argv=None):
     p.add_argument("--timeout", type=float, default=600, help="seconds per mpiexec run")
     p.add_argument("--out", default=os.path.join("results", "dist"))
     args = p.parse_args(argv)
-    if shutil.which("mpiexec") is None:
+    if mpiexec() is None:
         print("dist_ladder: error: no mpiexec: pip install -e '.[mpi]' (mpi4py and MPICH)", file=sys.stderr)
         return 2
     os.makedirs(args.out, exist_ok=True)

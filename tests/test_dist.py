@@ -5,7 +5,6 @@ torch.distributed (gloo) path on 2 processes. Every run has a timeout: a hang fa
 import importlib.util
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -14,7 +13,9 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASES = os.path.join(HERE, "mpi_cases.py")
-MPIEXEC = shutil.which("mpiexec")
+from matmul_ladder.dist import mpiexec  # noqa: E402
+
+MPIEXEC = mpiexec()
 pytestmark = pytest.mark.skipif(
     MPIEXEC is None or importlib.util.find_spec("mpi4py") is None,
     reason="no MPI: pip install -e '.[mpi]' (mpi4py and the MPICH runtime)")

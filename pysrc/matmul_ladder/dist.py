@@ -24,11 +24,24 @@ waiting in a collective.
 """
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
+
+def mpiexec():
+    """The mpiexec to launch with: on PATH, else beside this Python (where pip puts MPICH's),
+    else None."""
+    import shutil
+    import sysconfig
+    found = shutil.which("mpiexec")
+    if found:
+        return found
+    beside = os.path.join(sysconfig.get_path("scripts"), "mpiexec")
+    return beside if os.access(beside, os.X_OK) else None
 
 
 def block_range(n, parts, i):
@@ -192,7 +205,7 @@ def _agree(grid, a_local, b_local, shape_a, shape_b):
         raise ValueError(f"dtype {dtypes[0]}: float32 or float64 only")
     if len({f[4:] for f in everyone}) != 1:
         raise ValueError("ranks disagree on the global shapes of A and B")
-    (m, k), (k2, n) = shape_a, shape_b
+    k, k2 = shape_a[1], shape_b[0]
     if k != k2:
         raise ValueError(f"shapes {tuple(shape_a)} and {tuple(shape_b)}: inner dimensions differ")
     for rank, f in enumerate(everyone):
@@ -212,7 +225,7 @@ def summa(a_local, b_local, shape_a, shape_b, grid, kernel="c_omp", threads=1, p
     panel broadcast at once (0: whole blocks, the fewest messages)."""
     from . import _api
     dtype = _agree(grid, a_local, b_local, shape_a, shape_b)
-    (m, k), n = shape_a, shape_b[1]
+    k = shape_a[1]
     pr, pc = grid.shape
     a_bounds, b_bounds = _bounds(k, pc), _bounds(k, pr)
     mine_a, mine_b = grid.block(shape_a)[1], grid.block(shape_b)[0]   # my K ranges
@@ -272,7 +285,7 @@ def summa_torch(a_local, b_local, shape_a, shape_b, grid_shape, rank, device="cp
     world = dist.get_world_size()
     if pr * pc != world:
         raise ValueError(f"a {pr}x{pc} grid needs {pr * pc} ranks; there are {world}")
-    (m, k), (k2, n) = shape_a, shape_b
+    k, k2 = shape_a[1], shape_b[0]
     if k != k2:
         raise ValueError(f"shapes {tuple(shape_a)} and {tuple(shape_b)}: inner dimensions differ")
     row, col = divmod(rank, pc)
