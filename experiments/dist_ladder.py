@@ -76,6 +76,7 @@ def main(argv=None):
     p.add_argument("--dtype", default="float64", choices=["float32", "float64"])
     p.add_argument("--kernels", default="c_omp,numpy", help="local products (default c_omp,numpy)")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--pieces", type=int, default=4, help="row slices of each local product")
     p.add_argument("--check-max", type=int, default=4096, help="check sizes up to this n")
     p.add_argument("--timeout", type=float, default=600, help="seconds per mpiexec run")
     p.add_argument("--out", default=os.path.join("results", "dist"))
@@ -111,13 +112,13 @@ def main(argv=None):
         for r in ranks:
             threads = max(1, cores // r)
             common = ["--kernel", kernel, "--threads", str(threads), "--dtype", args.dtype,
-                      "--repeats", str(args.repeats)]
+                      "--repeats", str(args.repeats), "--pieces", str(args.pieces)]
             check = ["--check"] if args.n <= args.check_max else []
             record("strong", kernel, r, mpi_run(r, ["--n", str(args.n), *common, *check], args.timeout), threads)
             n_weak = int(round(args.block * r ** 0.5))
             check = ["--check"] if n_weak <= args.check_max else []
             weak = ["--kernel", kernel, "--threads", str(args.weak_threads), "--dtype", args.dtype,
-                    "--repeats", str(args.repeats)]
+                    "--repeats", str(args.repeats), "--pieces", str(args.pieces)]
             record("weak", kernel, r, mpi_run(r, ["--block", str(args.block), *weak, *check], args.timeout),
                    args.weak_threads)
         t = one_process(kernel, args.n, args.dtype, cores, args.repeats)

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 
 
-def summa_case(grid_text, m, k, n, dtype, kernel, panel):
+def summa_case(grid_text, m, k, n, dtype, kernel, panel, pieces=4):
     from matmul_ladder import dist
     from matmul_ladder.check import Reference
     grid = dist.Grid(dist.parse_grid(grid_text))
@@ -14,7 +14,7 @@ def summa_case(grid_text, m, k, n, dtype, kernel, panel):
     b_full = np.random.default_rng(2).uniform(-1, 1, (k, n)) if grid.rank == 0 else None
     a = dist.scatter(a_full, (m, k), grid, dtype)
     b = dist.scatter(b_full, (k, n), grid, dtype)
-    c, stats = dist.summa(a, b, (m, k), (k, n), grid, kernel, 1, panel)
+    c, stats = dist.summa(a, b, (m, k), (k, n), grid, kernel, 1, panel, pieces)
     assert c.dtype == dtype and c.shape == grid.local_shape((m, n))
     full = dist.gather(c, (m, n), grid)
     if grid.rank == 0:
@@ -76,8 +76,8 @@ def gloo_case(grid_text, m, k, n):
 if __name__ == "__main__":
     case, args = sys.argv[1], sys.argv[2:]
     if case == "summa":
-        g, m, k, n, dtype, kernel, panel = args
-        summa_case(g, int(m), int(k), int(n), np.dtype(dtype), kernel, int(panel))
+        g, m, k, n, dtype, kernel, panel, *pieces = args
+        summa_case(g, int(m), int(k), int(n), np.dtype(dtype), kernel, int(panel), *map(int, pieces))
     elif case == "mismatch":
         mismatch_case(args[0])
     elif case == "gloo":

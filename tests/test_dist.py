@@ -40,10 +40,11 @@ def test_summa_matches_numpy(ranks, grid, shape):
     assert out.stdout.strip() == "ok", out.stdout + out.stderr[-2000:]
 
 
-@pytest.mark.parametrize("kernel,dtype,panel", [("numpy", "float32", 0), ("c_simd", "float32", 5),
-                                                 ("c_omp", "float64", 3), ("cy_ikj", "float64", 0)])
-def test_summa_kernels_dtypes_and_panels(kernel, dtype, panel):
-    out = mpirun(4, CASES, "summa", "2x2", "45", "67", "31", dtype, kernel, str(panel))
+@pytest.mark.parametrize("kernel,dtype,panel,pieces", [
+    ("numpy", "float32", 0, 1), ("c_simd", "float32", 5, 4), ("c_omp", "float64", 3, 7),
+    ("cy_ikj", "float64", 0, 100)])
+def test_summa_kernels_dtypes_panels_and_pieces(kernel, dtype, panel, pieces):
+    out = mpirun(4, CASES, "summa", "2x2", "45", "67", "31", dtype, kernel, str(panel), str(pieces))
     assert out.stdout.strip() == "ok", out.stdout + out.stderr[-2000:]
 
 

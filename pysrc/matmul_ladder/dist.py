@@ -9,8 +9,9 @@ divide by the grid). Rank (i, j) holds block (i, j) of each. C's block (i, j) is
 k of A(i, k) B(k, j), so SUMMA walks K in panels: the rank of grid column c that owns A's
 panel broadcasts it along its grid row, the rank of grid row r that owns B's panel broadcasts
 it down its grid column, and every rank adds the product of the two panels to its block of C.
-The next panels' broadcasts are started before this panel's product (MPI_Ibcast), so that
-communication can overlap the arithmetic.
+The next panels' broadcasts are started before this panel's product (MPI_Ibcast), and the
+product is done in row slices with MPI_Testall between them, so that communication can
+overlap the arithmetic.
 
 Per rank, SUMMA receives about M K / pr + K N / pc elements: 2 n^2 / sqrt(p) for square
 matrices on a square grid. Each rank's local product is a plain ladder kernel (`c_omp` by
@@ -219,10 +220,14 @@ def _agree(grid, a_local, b_local, shape_a, shape_b):
     return np.dtype(dtypes[0])
 
 
-def summa(a_local, b_local, shape_a, shape_b, grid, kernel="c_omp", threads=1, panel=0):
+def summa(a_local, b_local, shape_a, shape_b, grid, kernel="c_omp", threads=1, panel=0,
+          pieces=4):
     """This rank's block of C = A B, and its Stats. a_local, b_local: this rank's blocks of A
     and B (grid.block); kernel: a ladder kernel for the local products; panel: the widest
-    panel broadcast at once (0: whole blocks, the fewest messages)."""
+    panel broadcast at once (0: whole blocks, the fewest messages); pieces: each local
+    product is done in this many row slices, with MPI_Testall on the next panel's broadcasts
+    between them. MPICH moves a non-blocking broadcast's data only inside MPI calls, so
+    without those calls the next panel would travel only once the product is done."""
     from . import _api
     dtype = _agree(grid, a_local, b_local, shape_a, shape_b)
     k = shape_a[1]
@@ -267,10 +272,17 @@ def summa(a_local, b_local, shape_a, shape_b, grid, kernel="c_omp", threads=1, p
             stats.wait_s += time.perf_counter() - t
             if p + 1 < len(panels):
                 pending = start(p + 1)
-            t = time.perf_counter()
+            following = pending[2] if p + 1 < len(panels) else []
             if m_local and n_local and ap.shape[1]:
-                c_local += multiply(ap, bp)
-            stats.gemm_s += time.perf_counter() - t
+                cuts = _bounds(m_local, max(1, min(pieces, m_local)))
+                for r0, r1 in zip(cuts, cuts[1:]):
+                    t = time.perf_counter()
+                    c_local[r0:r1] += multiply(ap[r0:r1], bp)
+                    stats.gemm_s += time.perf_counter() - t
+                    if following:
+                        t = time.perf_counter()
+                        MPI.Request.Testall(following)
+                        stats.wait_s += time.perf_counter() - t
     stats.total_s = time.perf_counter() - t0
     return c_local, stats
 
@@ -344,6 +356,8 @@ def _parser():
     p.add_argument("--threads", type=int, default=1, help="threads per rank (default 1)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float64")
     p.add_argument("--panel", type=int, default=0, help="widest panel (default: whole blocks)")
+    p.add_argument("--pieces", type=int, default=4,
+                   help="row slices of each local product, with MPI progress between (default 4)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs; the median is kept")
     p.add_argument("--check", action="store_true", help="compare with numpy.matmul on rank 0")
     p.add_argument("--pingpong", action="store_true", help="measure rank 0 <-> 1 bandwidth only")
@@ -383,7 +397,8 @@ def main(argv=None):
         b = random_block((k, n), grid, 2, args.dtype)
         runs = []
         for _ in range(max(args.repeats, 1)):
-            c, stats = summa(a, b, (m, k), (k, n), grid, args.kernel, args.threads, args.panel)
+            c, stats = summa(a, b, (m, k), (k, n), grid, args.kernel, args.threads, args.panel,
+                             args.pieces)
             runs.append(stats.reduce(grid.cart))
         best = sorted(runs, key=lambda s: s.total_s)[len(runs) // 2]
         problem = ""
@@ -396,7 +411,7 @@ def main(argv=None):
         if grid.rank == 0:
             row = {"ranks": comm.Get_size(), "grid": f"{grid.shape[0]}x{grid.shape[1]}",
                    "m": m, "k": k, "n": n, "dtype": args.dtype, "kernel": args.kernel,
-                   "threads_per_rank": args.threads, **asdict(best),
+                   "threads_per_rank": args.threads, "pieces": args.pieces, **asdict(best),
                    "check": ("FAILED: " + problem) if problem else ("ok" if args.check else "")}
             print(json.dumps(row), flush=True)
         grid.free()
