@@ -12,6 +12,10 @@ sqrt(P); weak efficiency is GFLOP/s per rank against P = 1). Every
 product is checked against NumPy on rank 0 before the timed runs count (--check), at the
 strong size only where it is small enough (--check-max).
 
+Where the system has ScaLAPACK (Debian: libscalapack-mpich2.2, launched with mpiexec.mpich),
+its PDGEMM runs on the same grids as the strong-scaling rows, float64 only, as the baseline
+a distributed GEMM is measured against (matmul_ladder.scalapack).
+
 Times are the maximum over ranks, split into the local products (gemm), waiting for the
 panel broadcasts (wait) and copying A's panels (pack). Bytes received per rank are set
 against the 2 n^2 / sqrt(P) model, and bytes per second of waiting against a ping-pong
@@ -44,6 +48,27 @@ def mpi_run(ranks, args, timeout):
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                          env={**os.environ, "OMP_NUM_THREADS": args[args.index("--threads") + 1]
                               if "--threads" in args else "1"})
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[1:])}: {out.stderr.strip().splitlines()[-1:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def scalapack_launcher():
+    """The mpiexec of ScaLAPACK's MPI where the library loads here, else None."""
+    import shutil
+    from matmul_ladder import scalapack
+    launcher = shutil.which("mpiexec.mpich")
+    try:
+        scalapack.load()
+    except OSError:
+        return None
+    return launcher
+
+
+def scalapack_run(launcher, ranks, grid, n, threads, repeats, check, timeout):
+    cmd = [launcher, "-n", str(ranks), sys.executable, "-m", "matmul_ladder.scalapack", "--n", str(n),
+           "--grid", grid, "--threads", str(threads), "--repeats", str(repeats)] + (["--check"] if check else [])
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[1:])}: {out.stderr.strip().splitlines()[-1:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -127,6 +152,25 @@ def main(argv=None):
                      "gemm_s": t, "wait_s": 0, "pack_s": 0, "bytes_in": 0, "model_bytes": 0,
                      "gflops": 2.0 * args.n ** 3 / t / 1e9,
                      "gflops_per_rank": 2.0 * args.n ** 3 / t / 1e9, "check": "ok"})
+    launcher = scalapack_launcher() if args.dtype == "float64" else None
+    if launcher:
+        grids = {r["ranks"]: r["grid"] for r in rows if r["scaling"] == "strong"}
+        for r in ranks:
+            threads = max(1, cores // r)
+            res = scalapack_run(launcher, r, grids[r], args.n, threads, args.repeats,
+                                args.n <= args.check_max, args.timeout)
+            gf = 2.0 * args.n ** 3 / res["total_s"] / 1e9
+            rows.append({"scaling": "strong", "kernel": "scalapack", "ranks": r, "grid": res["grid"],
+                         "threads_per_rank": threads, "n": args.n, "dtype": args.dtype,
+                         "total_s": res["total_s"], "gemm_s": 0, "wait_s": 0, "pack_s": 0,
+                         "bytes_in": 0, "model_bytes": 0, "gflops": gf, "gflops_per_rank": gf / r,
+                         "check": res["check"]})
+            print(f"  strong scalapack P={r:2d} ({res['grid']}, {threads} t/rank) n={args.n}: "
+                  f"{res['total_s']:.3f} s, {gf:.1f} GFLOP/s", file=sys.stderr, flush=True)
+    else:
+        print("  ScaLAPACK PDGEMM: not run (" + ("float64 only" if args.dtype != "float64" else
+              "no ScaLAPACK here: apt install libscalapack-mpich2.2 mpich libopenblas0") + ")",
+              file=sys.stderr)
     pingpong = mpi_run(2, ["--pingpong"], args.timeout)["pingpong_bytes_per_s"]
     with open(os.path.join(args.out, "dist.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=FIELDS)
@@ -151,30 +195,39 @@ def report(rows, args, cores, pingpong, argv):
                   "pack s", "comm %", "GFLOP/s", "per rank", "efficiency", "MB in / model",
                   "GB/s waiting", "check"]
         table = []
-        for kernel in args.kernels.split(","):
+        kernels = args.kernels.split(",") + (["scalapack"] if scaling == "strong" else [])
+        for kernel in kernels:
             mine = [r for r in rows if r["scaling"] == scaling and r["kernel"] == kernel]
+            if not mine:
+                continue
             base = next((r for r in mine if r["ranks"] == 1), None)
             single = next((r for r in rows if r["scaling"] == "one process" and r["kernel"] == kernel), None)
             for r in mine:
                 if scaling == "strong":
+                    single = single or next((x for x in rows if x["scaling"] == "one process"
+                                             and x["kernel"] == "numpy"), None)
                     eff = single["total_s"] / r["total_s"] if single else None
                 else:
                     eff = r["gflops_per_rank"] / base["gflops_per_rank"] if base else None
                 bw = r["bytes_in"] / r["wait_s"] / 1e9 if r["wait_s"] > 0 and r["bytes_in"] else None
+                split = ([f"{r['gemm_s']:.3f}", f"{r['wait_s']:.3f}", f"{r['pack_s']:.3f}",
+                          f"{100 * r['wait_s'] / r['total_s']:.0f}%"] if kernel != "scalapack"
+                         else ["-"] * 4)   # PDGEMM is timed whole
+                moved = (f"{r['bytes_in'] / 1e6:.1f} / {r['model_bytes'] / 1e6:.1f}"
+                         if kernel != "scalapack" else "-")
                 table.append([kernel, r["ranks"], r["grid"], r["threads_per_rank"], r["n"],
-                              f"{r['total_s']:.3f}", f"{r['gemm_s']:.3f}", f"{r['wait_s']:.3f}",
-                              f"{r['pack_s']:.3f}", f"{100 * r['wait_s'] / r['total_s']:.0f}%",
+                              f"{r['total_s']:.3f}", *split,
                               f"{r['gflops']:.1f}", f"{r['gflops_per_rank']:.1f}",
-                              f"{eff:.2f}" if eff else "-",
-                              f"{r['bytes_in'] / 1e6:.1f} / {r['model_bytes'] / 1e6:.1f}",
+                              f"{eff:.2f}" if eff else "-", moved,
                               f"{bw:.2f}" if bw else "-", r["check"] or "-"])
-            if scaling == "strong" and single:
+            if scaling == "strong" and single and kernel != "scalapack":
                 table.append([kernel, 1, "one process", single["threads_per_rank"], single["n"],
                               f"{single['total_s']:.3f}", "-", "-", "-", "-",
                               f"{single['gflops']:.1f}", "-", "1.00", "-", "-", "ok"])
         lines += [markdown_table(header, table), ""]
     lines += ["Efficiency: strong, the one-process time of the same kernel on all cores over "
-              "SUMMA's time (1.00 = no loss); weak, GFLOP/s per rank against P = 1. "
+              "SUMMA's time (1.00 = no loss; for ScaLAPACK's PDGEMM, NumPy's one-process time, "
+              "its local products being the system OpenBLAS's); weak, GFLOP/s per rank against P = 1. "
               "'MB in / model': bytes one rank received against the panels it does not own, "
               "2 n^2 / sqrt(P) (1 - 1 / sqrt(P)) elements on a square grid. "
               "'GB/s waiting': those bytes over the time spent waiting, an upper bound on the "

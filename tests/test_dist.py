@@ -1,7 +1,8 @@
 """The MPI rung (matmul_ladder.dist): SUMMA under `mpiexec -n 1, 2, 4` (oversubscribed, tiny
 sizes) on square, rectangular and non-divisible shapes and on square, 1xP and Px1 grids,
 against numpy.matmul under the error bound; bad input raises on every rank; the
-torch.distributed (gloo) path on 2 processes. Every run has a timeout: a hang fails."""
+torch.distributed (gloo) path on 2 processes; ScaLAPACK's PDGEMM baseline where the system has
+it. Every run has a timeout: a hang fails."""
 import importlib.util
 import json
 import os
@@ -96,3 +97,38 @@ def test_torch_distributed_gloo(grid, shape):
     env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port())}
     out = mpirun(2, CASES, "gloo", grid, *map(str, shape), env=env, timeout=180)
     assert out.stdout.strip() == "ok", out.stdout + out.stderr[-2000:]
+
+
+def _scalapack():
+    import shutil
+    from matmul_ladder import scalapack
+    try:
+        scalapack.load()
+    except OSError as exc:
+        return None, str(exc)
+    launcher = shutil.which("mpiexec.mpich")
+    return launcher, "" if launcher else "no mpiexec.mpich (ScaLAPACK's MPI launcher)"
+
+
+@pytest.mark.parametrize("ranks,grid,n", [(1, "1x1", 37), (2, "1x2", 101), (2, "2x1", 64),
+                                          (4, "2x2", 129)])
+def test_scalapack_baseline_on_the_same_grids(ranks, grid, n):
+    launcher, reason = _scalapack()
+    if not launcher:
+        pytest.skip(reason)
+    cmd = [launcher, "-n", str(ranks), sys.executable, "-m", "matmul_ladder.scalapack", "--n", str(n),
+           "--grid", grid, "--nb", "16", "--check", "--repeats", "1"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    row = json.loads(out.stdout)
+    assert row["check"] == "ok" and row["grid"] == grid
+
+
+def test_scalapack_grid_mismatch_is_one_line():
+    launcher, reason = _scalapack()
+    if not launcher:
+        pytest.skip(reason)
+    out = subprocess.run([launcher, "-n", "2", sys.executable, "-m", "matmul_ladder.scalapack",
+                          "--n", "8", "--grid", "2x2"], capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and "a 2x2 grid needs 4 ranks; there are 2" in out.stderr
+    assert "Traceback" not in out.stderr
