@@ -61,7 +61,7 @@ def gloo_case(grid_text, m, k, n):
     br, bc = dist.block_range(k, pr, row), dist.block_range(n, pc, col)
     a = torch.from_numpy(np.ascontiguousarray(a_full[ar[0]:ar[1], ac[0]:ac[1]]))
     b = torch.from_numpy(np.ascontiguousarray(b_full[br[0]:br[1], bc[0]:bc[1]]))
-    c = dist.summa_torch(a, b, (m, k), (k, n), (pr, pc), rank).numpy()
+    c = dist.summa_torch(a, b, (m, k), (k, n), (pr, pc), rank)[0].numpy()
     parts = [None] * size
     dist_t.all_gather_object(parts, (row, col, c))
     if rank == 0:

@@ -132,3 +132,40 @@ def test_scalapack_grid_mismatch_is_one_line():
                           "--n", "8", "--grid", "2x2"], capture_output=True, text=True, timeout=60)
     assert out.returncode != 0 and "a 2x2 grid needs 4 ranks; there are 2" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def torchrun(procs, *args, timeout=180):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={procs}",
+           "-m", "matmul_ladder.dist", "--backend", "torch", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="PyTorch not installed")
+@pytest.mark.parametrize("procs,args", [
+    (2, ["--size", "97", "--dtype", "float64"]),
+    (4, ["--shape", "37,23,41", "--grid", "1x4", "--dtype", "float32", "--kernel", "c_simd"]),
+    (1, ["--size", "20"])])
+def test_torchrun_command_line_gloo(procs, args):
+    """The launcher a multi-GPU run uses (torchrun), here on CPU processes with gloo."""
+    out = torchrun(procs, *args, "--check", "--repeats", "1")
+    rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    assert rows and rows[0]["check"] == "ok", out.stdout + out.stderr[-2000:]
+    assert rows[0]["backend"] == "torch-gloo" and rows[0]["ranks"] == procs
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="PyTorch not installed")
+def test_torchrun_grid_mismatch_is_one_line():
+    out = torchrun(2, "--size", "8", "--grid", "3x1", timeout=120)
+    assert out.returncode != 0
+    assert "matmul_ladder.dist: error: a 3x1 grid needs 3 ranks; there are 2" in out.stderr
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="PyTorch not installed")
+def test_multi_gpu_experiment_says_when_there_is_no_gpu():
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: the experiment would run")
+    out = subprocess.run([sys.executable, os.path.join(os.path.dirname(HERE), "experiments", "multi_gpu.py")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "no CUDA GPU visible to PyTorch" in out.stderr

@@ -67,25 +67,13 @@ def parse_grid(text):
     return pr, pc
 
 
-class Grid:
-    """A pr x pc process grid on an MPI communicator (default: COMM_WORLD), with the
-    communicators of this rank's grid row and grid column."""
+class Layout:
+    """Where blocks live on a pr x pc grid: rank (row, col) holds block (row, col) of every
+    matrix. `Grid` adds the MPI communicators; the torch.distributed path uses it alone."""
 
-    def __init__(self, shape=None, comm=None):
-        from mpi4py import MPI
-        self.comm = comm if comm is not None else MPI.COMM_WORLD
-        size = self.comm.Get_size()
-        if shape is None:
-            shape = tuple(MPI.Compute_dims(size, 2))
-        pr, pc = shape
-        if pr < 1 or pc < 1 or pr * pc != size:
-            raise ValueError(f"a {pr}x{pc} grid needs {pr * pc} ranks; there are {size}")
-        self.shape = (pr, pc)
-        self.cart = self.comm.Create_cart([pr, pc], periods=[False, False], reorder=False)
-        self.row, self.col = self.cart.Get_coords(self.cart.Get_rank())
-        self.row_comm = self.cart.Sub([False, True])   # my grid row: ranks differ in column
-        self.col_comm = self.cart.Sub([True, False])   # my grid column
-        self.rank = self.cart.Get_rank()
+    def __init__(self, shape, row, col):
+        self.shape, self.row, self.col = tuple(shape), row, col
+        self.rank = row * shape[1] + col
 
     def block(self, shape, row=None, col=None):
         """(row slice, column slice) of block (row, col), this rank's by default, of a matrix
@@ -99,6 +87,26 @@ class Grid:
     def local_shape(self, shape):
         rows, cols = self.block(shape)
         return rows.stop - rows.start, cols.stop - cols.start
+
+
+class Grid(Layout):
+    """A pr x pc process grid on an MPI communicator (default: COMM_WORLD), with the
+    communicators of this rank's grid row and grid column."""
+
+    def __init__(self, shape=None, comm=None):
+        from mpi4py import MPI
+        self.comm = comm if comm is not None else MPI.COMM_WORLD
+        size = self.comm.Get_size()
+        if shape is None:
+            shape = tuple(MPI.Compute_dims(size, 2))
+        pr, pc = shape
+        if pr < 1 or pc < 1 or pr * pc != size:
+            raise ValueError(f"a {pr}x{pc} grid needs {pr * pc} ranks; there are {size}")
+        self.cart = self.comm.Create_cart([pr, pc], periods=[False, False], reorder=False)
+        super().__init__((pr, pc), *self.cart.Get_coords(self.cart.Get_rank()))
+        self.row_comm = self.cart.Sub([False, True])   # my grid row: ranks differ in column
+        self.col_comm = self.cart.Sub([True, False])   # my grid column
+        self.rank = self.cart.Get_rank()
 
     def free(self):
         for c in (self.row_comm, self.col_comm, self.cart):
@@ -287,10 +295,23 @@ def summa(a_local, b_local, shape_a, shape_b, grid, kernel="c_omp", threads=1, p
     return c_local, stats
 
 
-def summa_torch(a_local, b_local, shape_a, shape_b, grid_shape, rank, device="cpu"):
+def torch_groups(grid_shape):
+    """The torch.distributed groups of every grid row and every grid column (every rank must
+    create every group, in the same order): ([row groups], [column groups])."""
+    import torch.distributed as dist
+    pr, pc = grid_shape
+    rows = [dist.new_group([r * pc + c for c in range(pc)]) for r in range(pr)]
+    cols = [dist.new_group([r * pc + c for r in range(pr)]) for c in range(pc)]
+    return rows, cols
+
+
+def summa_torch(a_local, b_local, shape_a, shape_b, grid_shape, rank, multiply=None,
+                groups=None):
     """SUMMA over torch.distributed (already initialised: gloo for CPU tensors, NCCL for CUDA
-    ones), with torch.matmul (cuBLAS on a GPU) for the local products. a_local and b_local
-    are this rank's blocks as torch tensors (row-major rank order: rank = row * pc + col)."""
+    ones): this rank's block of C and its Stats. a_local, b_local: this rank's blocks as torch
+    tensors (row-major rank order: rank = row * pc + col); multiply(ap, bp): the local
+    product, torch.matmul (cuBLAS on a GPU) by default; groups: torch_groups(grid_shape),
+    made here (and freed) when not given. Times are synchronised with the GPU."""
     import torch
     import torch.distributed as dist
     pr, pc = grid_shape
@@ -300,29 +321,51 @@ def summa_torch(a_local, b_local, shape_a, shape_b, grid_shape, rank, device="cp
     k, k2 = shape_a[1], shape_b[0]
     if k != k2:
         raise ValueError(f"shapes {tuple(shape_a)} and {tuple(shape_b)}: inner dimensions differ")
+    multiply = multiply or torch.matmul
+    device = a_local.device
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    own_groups = groups is None
+    rows, cols = torch_groups(grid_shape) if own_groups else groups
     row, col = divmod(rank, pc)
-    # Every rank creates every group, in the same order, as torch.distributed requires.
-    rows = [dist.new_group([r * pc + c for c in range(pc)]) for r in range(pr)]
-    cols = [dist.new_group([r * pc + c for r in range(pr)]) for c in range(pc)]
     a_bounds, b_bounds = _bounds(k, pc), _bounds(k, pr)
     a0, b0 = block_range(k, pc, col)[0], block_range(k, pr, row)[0]
     c_local = torch.zeros((a_local.shape[0], b_local.shape[1]), dtype=a_local.dtype, device=device)
-    for k0, k1 in _panels(k, pr, pc, 0):
+    stats = Stats()
+    panels = _panels(k, pr, pc, 0)
+    stats.panels = len(panels)
+    dist.barrier()
+    sync()
+    t0 = time.perf_counter()
+    for k0, k1 in panels:
         owner_col, owner_row = _owner(a_bounds, k0), _owner(b_bounds, k0)
+        t = time.perf_counter()
         if col == owner_col:
             ap = a_local[:, k0 - a0:k1 - a0].contiguous()
         else:
             ap = torch.empty((a_local.shape[0], k1 - k0), dtype=a_local.dtype, device=device)
+            stats.bytes_in += ap.numel() * ap.element_size()
         if row == owner_row:
             bp = b_local[k0 - b0:k1 - b0].contiguous()
         else:
             bp = torch.empty((k1 - k0, b_local.shape[1]), dtype=b_local.dtype, device=device)
+            stats.bytes_in += bp.numel() * bp.element_size()
+        sync()
+        stats.pack_s += time.perf_counter() - t
+        t = time.perf_counter()
         dist.broadcast(ap, src=row * pc + owner_col, group=rows[row])
         dist.broadcast(bp, src=owner_row * pc + col, group=cols[col])
-        c_local += ap @ bp
-    for g in rows + cols:
-        dist.destroy_process_group(g)
-    return c_local
+        sync()
+        stats.wait_s += time.perf_counter() - t
+        t = time.perf_counter()
+        if ap.shape[0] and bp.shape[1] and ap.shape[1]:
+            c_local += multiply(ap, bp)
+        sync()
+        stats.gemm_s += time.perf_counter() - t
+    stats.total_s = time.perf_counter() - t0
+    if own_groups:
+        for g in rows + cols:
+            dist.destroy_process_group(g)
+    return c_local, stats
 
 
 def pingpong(comm, nbytes=1 << 26, repeats=10):
@@ -346,15 +389,24 @@ def pingpong(comm, nbytes=1 << 26, repeats=10):
 def _parser():
     p = argparse.ArgumentParser(prog="python -m matmul_ladder.dist", description=(
         "One SUMMA product over MPI; run it under mpiexec -n P. Prints one JSON line (rank 0)."))
-    p.add_argument("--n", type=int, default=1024, help="square size M = N = K (default 1024)")
+    p.add_argument("--n", "--size", dest="n", type=int, default=1024,
+                   help="square size M = N = K (default 1024; --size under torchrun, which takes --n)")
     p.add_argument("--shape", help="M,K,N instead of --n")
     p.add_argument("--block", type=int, default=0,
                    help="weak scaling: n = BLOCK sqrt(P), about a BLOCK x BLOCK block of each "
                         "matrix per rank (overrides --n)")
     p.add_argument("--grid", help="ROWSxCOLS (default: MPI_Dims_create)")
-    p.add_argument("--kernel", default="c_omp", help="local product (default c_omp)")
+    p.add_argument("--backend", choices=["mpi", "torch"], default="mpi",
+                   help="mpi (mpi4py, launched by mpiexec) or torch (torch.distributed, "
+                        "launched by torchrun)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="torch backend: where the blocks live (cuda: one GPU per rank, NCCL)")
+    p.add_argument("--dist-backend", help="torch backend: gloo or nccl (default: nccl on cuda)")
+    p.add_argument("--kernel", help="local product: a ladder kernel (default c_omp), or for the "
+                                    "torch backend 'torch' (torch.matmul, default) or a CUDA rung")
     p.add_argument("--threads", type=int, default=1, help="threads per rank (default 1)")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    p.add_argument("--dtype", choices=["float32", "float64", "bfloat16"], default="float64",
+                   help="bfloat16: torch backend only")
     p.add_argument("--panel", type=int, default=0, help="widest panel (default: whole blocks)")
     p.add_argument("--pieces", type=int, default=4,
                    help="row slices of each local product, with MPI progress between (default 4)")
@@ -379,8 +431,109 @@ def _api_errors():
     return KernelUnavailableError
 
 
+def _dims(world):
+    """A pr x pc grid for `world` ranks, as square as it divides (pr >= pc), as MPI_Dims_create."""
+    pc = max(d for d in range(1, int(world ** 0.5) + 1) if world % d == 0)
+    return world // pc, pc
+
+
+def _torch_local_product(kernel, stack):
+    """torch.matmul, or a ladder kernel applied through DLPack (CuPy for a CUDA rung)."""
+    import torch
+    if kernel == "torch":
+        return torch.matmul
+    from . import _api
+    f = stack.enter_context(_api.bind(kernel))
+    if _api._registry.get(kernel).device != "gpu":
+        return lambda ap, bp: torch.from_numpy(f(ap.numpy(), bp.numpy()))
+    import cupy
+    return lambda ap, bp: torch.from_dlpack(f(cupy.from_dlpack(ap), cupy.from_dlpack(bp)))
+
+
+def torch_main(args):
+    """One SUMMA over torch.distributed, under torchrun (RANK, WORLD_SIZE, LOCAL_RANK) or
+    mpiexec (PMI_RANK, PMI_SIZE, with MASTER_ADDR and MASTER_PORT set)."""
+    import contextlib
+    import torch
+    import torch.distributed as tdist
+    os.environ.setdefault("NCCL_NVLS_ENABLE", "0")   # no NVLink multicast
+    rank = int(os.environ.get("RANK", os.environ.get("PMI_RANK", 0)))
+    world = int(os.environ.get("WORLD_SIZE", os.environ.get("PMI_SIZE", 1)))
+    local = int(os.environ.get("LOCAL_RANK", os.environ.get("MPI_LOCALRANKID", rank)))
+    if world == 1:
+        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+        os.environ.setdefault("MASTER_PORT", "29517")
+    if args.device == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda: PyTorch sees no CUDA GPU")
+        torch.cuda.set_device(local % torch.cuda.device_count())
+        torch.backends.cuda.matmul.allow_tf32 = False   # float32 means FP32 here
+    device = torch.device("cuda" if args.device == "cuda" else "cpu")
+    if args.dtype == "bfloat16" and args.device != "cuda":
+        raise ValueError("--dtype bfloat16 needs --device cuda")
+    backend = args.dist_backend or ("nccl" if args.device == "cuda" else "gloo")
+    tdist.init_process_group(backend, rank=rank, world_size=world)
+    try:
+        grid_shape = parse_grid(args.grid) if args.grid else _dims(world)
+        if grid_shape[0] * grid_shape[1] != world:
+            raise ValueError(f"a {grid_shape[0]}x{grid_shape[1]} grid needs "
+                             f"{grid_shape[0] * grid_shape[1]} ranks; there are {world}")
+        layout = Layout(grid_shape, *divmod(rank, grid_shape[1]))
+        m, k, n = _shape(args, layout)
+        host = np.float32 if args.dtype == "bfloat16" else np.dtype(args.dtype)
+        tdtype = getattr(torch, args.dtype)
+        a = torch.from_numpy(random_block((m, k), layout, 1, host)).to(device, tdtype)
+        b = torch.from_numpy(random_block((k, n), layout, 2, host)).to(device, tdtype)
+        groups = torch_groups(grid_shape)
+        with contextlib.ExitStack() as stack:
+            multiply = _torch_local_product(args.kernel or "torch", stack)
+            summa_torch(a, b, (m, k), (k, n), grid_shape, rank, multiply, groups)  # warm-up
+            runs = []
+            for _ in range(max(args.repeats, 1)):
+                c, stats = summa_torch(a, b, (m, k), (k, n), grid_shape, rank, multiply, groups)
+                values = torch.tensor([getattr(stats, f) for f in ("total_s", "gemm_s", "wait_s", "pack_s")],
+                                      dtype=torch.float64, device=device)
+                tdist.all_reduce(values, op=tdist.ReduceOp.MAX)
+                runs.append(Stats(*values.tolist(), bytes_in=stats.bytes_in, panels=stats.panels))
+        best = sorted(runs, key=lambda r: r.total_s)[len(runs) // 2]
+        problem = ""
+        if args.check:
+            parts = [None] * world
+            tdist.all_gather_object(parts, (layout.row, layout.col, c.to(torch.float64 if args.dtype == "float64" else torch.float32).cpu().numpy()))
+            if rank == 0:
+                from .check import Reference
+                full = np.empty((m, n), dtype=host)
+                for r, cc, block in parts:
+                    full[layout.block((m, n), r, cc)] = block
+                problem = Reference(random_matrix((m, k), layout, 1, host),
+                                    random_matrix((k, n), layout, 2, host)).violations(
+                    full, "bf16" if args.dtype == "bfloat16" else "")
+        if rank == 0:
+            row = {"backend": f"torch-{backend}", "device": args.device, "ranks": world,
+                   "grid": f"{grid_shape[0]}x{grid_shape[1]}", "m": m, "k": k, "n": n,
+                   "dtype": args.dtype, "kernel": args.kernel or "torch", **asdict(best),
+                   "check": ("FAILED: " + problem) if problem else ("ok" if args.check else "")}
+            print(json.dumps(row), flush=True)
+        for g in groups[0] + groups[1]:
+            tdist.destroy_process_group(g)
+        return 1 if problem else 0
+    finally:
+        tdist.destroy_process_group()
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
+    if args.backend == "torch":
+        try:
+            return torch_main(args)
+        except (ValueError, _api_errors()) as exc:
+            if int(os.environ.get("RANK", os.environ.get("PMI_RANK", 0))) == 0:
+                print(f"matmul_ladder.dist: error: {exc}", file=sys.stderr, flush=True)
+            return 2
+    if args.dtype == "bfloat16":
+        print("matmul_ladder.dist: error: --dtype bfloat16 needs --backend torch", file=sys.stderr)
+        return 2
+    args.kernel = args.kernel or "c_omp"
     from mpi4py import MPI
     comm = MPI.COMM_WORLD
     try:
