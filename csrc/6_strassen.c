@@ -15,12 +15,12 @@
  * depth slice (a GEMV or a rank-1 update) through rung 5 or a loop.
  * Extra memory per level, for an M x K by K x N product: 4 blocks of A (M/2 x K/2), 4 of B
  * (K/2 x N/2) and 2 of C (M/2 x N/2): (MK + KN + MN/2) elements, 2.5 n^2 for n x n; the
- * next level adds a quarter of that. Up to KEEP_BYTES a level's blocks are the calling
- * thread's scratch, kept for its next call as the packing buffers are (first touching
- * fresh pages on every call cost more than the additions); beyond, allocated per call.
+ * next level adds a quarter of that. A level's blocks are the calling thread's scratch, so
+ * the second level's serve all seven of its calls (first touching fresh pages on every call
+ * cost more than the additions); those up to KEEP_BYTES are kept for the thread's next
+ * product, as the packing buffers are, and larger ones freed when the product ends.
  * The sums S1..S4 of A's blocks (and T1..T4 of B's) are formed in one pass each.
  * Returns 0, -1 without a micro-kernel, -2 without memory. */
-#include <stdlib.h>
 #include "ladder.h"
 
 #define KEEP_BYTES ((size_t)256 << 20)
@@ -50,7 +50,7 @@ static int winograd(size_t M, size_t N, size_t K, const real *A, size_t lda, con
     const real *B11 = B, *B12 = B + n, *B21 = B + k * ldb, *B22 = B21 + n;
     real *C11 = C, *C12 = C + n, *C21 = C + m * ldc, *C22 = C21 + n;
     const size_t bytes = (4 * m * k + 4 * k * n + 2 * m * n) * sizeof(real);
-    real *buf = bytes <= KEEP_BYTES ? ladder_scratch(1 + levels, bytes) : malloc(bytes);
+    real *buf = ladder_scratch(1 + levels, bytes);
     if (!buf)
         return -2;
     real *S1 = buf, *S2 = S1 + m * k, *S3 = S2 + m * k, *S4 = S3 + m * k;
@@ -102,8 +102,6 @@ static int winograd(size_t M, size_t N, size_t K, const real *A, size_t lda, con
         goto done;
     add(m, n, Y, n, X, n, -1, C21, ldc, threads);
 done:
-    if (bytes > KEEP_BYTES)
-        free(buf);
     return status;
 }
 
@@ -135,5 +133,8 @@ int MM(strassen)(size_t M, size_t N, size_t K, const real *A, size_t lda, const 
 {
     if (levels < 0)
         levels = ladder_strassen_levels(sizeof(real), M, N, K);
-    return product(M, N, K, A, lda, B, ldb, C, ldc, threads, levels > 2 ? 2 : levels);
+    const int status = product(M, N, K, A, lda, B, ldb, C, ldc, threads, levels > 2 ? 2 : levels);
+    ladder_scratch_trim(2, KEEP_BYTES);
+    ladder_scratch_trim(3, KEEP_BYTES);
+    return status;
 }

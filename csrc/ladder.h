@@ -135,6 +135,8 @@ int ladder_has_openmp(void);
  * next call with the same slot (0: A, 1: B, 2 and 3: Strassen's blocks at each level); NULL
  * if memory ran out. */
 void *ladder_scratch(int slot, size_t bytes);
+/* Frees the calling thread's buffer in `slot` if it is larger than `keep` bytes. */
+void ladder_scratch_trim(int slot, size_t keep);
 
 /* ---- probes (fma_peak.c, stream.c) --------------------------------------------------- */
 /* Measured FMA peak in GFLOP/s for elem-byte reals, on `threads` threads. */

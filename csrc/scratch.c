@@ -56,3 +56,15 @@ void *ladder_scratch(int slot, size_t bytes)
     }
     return s->ptr[slot];
 }
+
+void ladder_scratch_trim(int slot, size_t keep)
+{
+    if (slot < 0 || slot >= SLOTS || !key_ok)
+        return;
+    thread_scratch *s = pthread_getspecific(key);
+    if (s && s->bytes[slot] > keep) {
+        free(s->ptr[slot]);
+        s->ptr[slot] = NULL;
+        s->bytes[slot] = 0;
+    }
+}
