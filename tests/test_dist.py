@@ -78,7 +78,8 @@ def test_command_line_weak_scaling_block_and_pingpong():
 
 @pytest.mark.parametrize("args,message", [(["--grid", "3x1"], "a 3x1 grid needs 3 ranks; there are 2"),
                                           (["--grid", "2"], "expected ROWSxCOLS"),
-                                          (["--kernel", "nope"], "unknown kernel")])
+                                          (["--kernel", "nope"], "unknown kernel"),
+                                          (["--kernel", "conv_c_omp"], "computes conv2d, not matmul")])
 def test_command_line_errors_are_one_line(args, message):
     out = mpirun(2, "-m", "matmul_ladder.dist", "--n", "8", *args, timeout=60)
     assert out.returncode != 0

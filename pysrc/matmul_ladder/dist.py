@@ -238,6 +238,7 @@ def summa(a_local, b_local, shape_a, shape_b, grid, kernel="c_omp", threads=1, p
     without those calls the next panel would travel only once the product is done."""
     from . import _api
     dtype = _agree(grid, a_local, b_local, shape_a, shape_b)
+    _api._registry.get(kernel, "matmul")   # a matmul kernel, or ValueError naming them
     k = shape_a[1]
     pr, pc = grid.shape
     a_bounds, b_bounds = _bounds(k, pc), _bounds(k, pr)
@@ -443,6 +444,7 @@ def _torch_local_product(kernel, stack):
     if kernel == "torch":
         return torch.matmul
     from . import _api
+    _api._registry.get(kernel, "matmul")
     f = stack.enter_context(_api.bind(kernel))
     if _api._registry.get(kernel).device != "gpu":
         return lambda ap, bp: torch.from_numpy(f(ap.numpy(), bp.numpy()))
