@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ._api import KernelUnavailableError
+
 
 def mpiexec():
     """The mpiexec to launch with: on PATH, else beside this Python (where pip puts MPICH's),
@@ -202,6 +204,13 @@ def _owner(bounds, k0):
     return next(i for i in range(len(bounds) - 1) if bounds[i] <= k0 < bounds[i + 1])
 
 
+def _schedule(k, pr, pc, width):
+    """SUMMA's steps: (k0, k1, grid column owning A's panel, grid row owning B's panel)."""
+    a_bounds, b_bounds = _bounds(k, pc), _bounds(k, pr)
+    return [(k0, k1, _owner(a_bounds, k0), _owner(b_bounds, k0))
+            for k0, k1 in _panels(k, pr, pc, width)]
+
+
 def _agree(grid, a_local, b_local, shape_a, shape_b):
     """Raise the same ValueError on every rank if the inputs do not make one product."""
     facts = (str(a_local.dtype), str(b_local.dtype), tuple(a_local.shape), tuple(b_local.shape),
@@ -241,18 +250,16 @@ def summa(a_local, b_local, shape_a, shape_b, grid, kernel="c_omp", threads=1, p
     _api._registry.get(kernel, "matmul")   # a matmul kernel, or ValueError naming them
     k = shape_a[1]
     pr, pc = grid.shape
-    a_bounds, b_bounds = _bounds(k, pc), _bounds(k, pr)
     mine_a, mine_b = grid.block(shape_a)[1], grid.block(shape_b)[0]   # my K ranges
     m_local, n_local = a_local.shape[0], b_local.shape[1]
     c_local = np.zeros((m_local, n_local), dtype=dtype)
     stats = Stats()
-    panels = _panels(k, pr, pc, panel)
+    panels = _schedule(k, pr, pc, panel)
     stats.panels = len(panels)
 
     def start(p):
         """Post the broadcasts of panel p: (A panel, B panel, requests)."""
-        k0, k1 = panels[p]
-        owner_col, owner_row = _owner(a_bounds, k0), _owner(b_bounds, k0)
+        k0, k1, owner_col, owner_row = panels[p]
         t = time.perf_counter()
         if grid.col == owner_col:
             ap = np.ascontiguousarray(a_local[:, k0 - mine_a.start:k1 - mine_a.start])
@@ -328,17 +335,15 @@ def summa_torch(a_local, b_local, shape_a, shape_b, grid_shape, rank, multiply=N
     own_groups = groups is None
     rows, cols = torch_groups(grid_shape) if own_groups else groups
     row, col = divmod(rank, pc)
-    a_bounds, b_bounds = _bounds(k, pc), _bounds(k, pr)
     a0, b0 = block_range(k, pc, col)[0], block_range(k, pr, row)[0]
     c_local = torch.zeros((a_local.shape[0], b_local.shape[1]), dtype=a_local.dtype, device=device)
     stats = Stats()
-    panels = _panels(k, pr, pc, 0)
+    panels = _schedule(k, pr, pc, 0)
     stats.panels = len(panels)
     dist.barrier()
     sync()
     t0 = time.perf_counter()
-    for k0, k1 in panels:
-        owner_col, owner_row = _owner(a_bounds, k0), _owner(b_bounds, k0)
+    for k0, k1, owner_col, owner_row in panels:
         t = time.perf_counter()
         if col == owner_col:
             ap = a_local[:, k0 - a0:k1 - a0].contiguous()
@@ -425,11 +430,6 @@ def _shape(args, grid):
         m, k, n = (int(x) for x in args.shape.split(","))
         return m, k, n
     return args.n, args.n, args.n
-
-
-def _api_errors():
-    from ._api import KernelUnavailableError
-    return KernelUnavailableError
 
 
 def _dims(world):
@@ -528,7 +528,7 @@ def main(argv=None):
     if args.backend == "torch":
         try:
             return torch_main(args)
-        except (ValueError, _api_errors()) as exc:
+        except (ValueError, KernelUnavailableError) as exc:
             if int(os.environ.get("RANK", os.environ.get("PMI_RANK", 0))) == 0:
                 print(f"matmul_ladder.dist: error: {exc}", file=sys.stderr, flush=True)
             return 2
@@ -571,7 +571,7 @@ def main(argv=None):
             print(json.dumps(row), flush=True)
         grid.free()
         return 1 if problem else 0
-    except (ValueError, KeyError, TypeError, MemoryError, _api_errors()) as exc:
+    except (ValueError, KeyError, TypeError, MemoryError, KernelUnavailableError) as exc:
         if comm.Get_rank() == 0:
             message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
             print(f"matmul_ladder.dist: error: {message}", file=sys.stderr, flush=True)
