@@ -49,6 +49,46 @@ def copy_bandwidth():
     return 2 * x.numel() * 10 / (start.elapsed_time(stop) / 1e3)
 
 
+def run_one(g, dtype, kernel, args, rows):
+    """One GPU count, dtype and local product: checked at --check-size, then each size timed.
+    A failed launch is reported and skipped; the rows so far are written after each size."""
+    common = ["--dtype", dtype, "--kernel", kernel]
+    try:
+        check = torchrun(g, ["--size", str(args.check_size), "--check", "--repeats", "1", *common],
+                         args.timeout)
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        print(f"  {g} GPUs {dtype} {kernel}: check failed: {e}", file=sys.stderr, flush=True)
+        return
+    for n in (int(x) for x in args.sizes.split(",")):
+        try:
+            r = torchrun(g, ["--size", str(n), "--repeats", str(args.repeats), *common], args.timeout)
+        except (RuntimeError, subprocess.TimeoutExpired) as e:
+            print(f"  {g} GPUs {dtype} {kernel} n={n}: failed: {e}", file=sys.stderr, flush=True)
+            continue
+        rows.append({"gpus": g, "grid": r["grid"], "n": n, "dtype": dtype, "kernel": kernel,
+                     "total_s": r["total_s"], "gemm_s": r["gemm_s"], "wait_s": r["wait_s"],
+                     "pack_s": r["pack_s"], "bytes_in": r["bytes_in"],
+                     "tflops": 2.0 * n ** 3 / r["total_s"] / 1e12, "check": check["check"]})
+        print(f"  {g} GPUs {dtype} {kernel} n={n}: {r['total_s']:.3f} s, "
+              f"{rows[-1]['tflops']:.1f} TFLOP/s, waiting {r['wait_s']:.3f} s",
+              file=sys.stderr, flush=True)
+        write_csv(rows, args.out)
+
+
+def write_csv(rows, out):
+    """Derived columns against the one-GPU row of the same size, dtype and local product."""
+    for r in rows:
+        one = next((x for x in rows if x["gpus"] == 1 and x["n"] == r["n"] and x["dtype"] == r["dtype"]
+                    and x["kernel"] == r["kernel"]), None)
+        r["efficiency"] = one["total_s"] / (r["gpus"] * r["total_s"]) if one else ""
+        r["comm_share"] = r["wait_s"] / r["total_s"]
+        r["bcast_gb_s"] = r["bytes_in"] / r["wait_s"] / 1e9 if r["wait_s"] > 0 and r["bytes_in"] else ""
+    with open(os.path.join(out, "multi_gpu.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--gpus", default="1,2,4,8", help="GPU counts (those above the host's are skipped)")
@@ -73,34 +113,16 @@ def main(argv=None):
     gpus = [g for g in (int(x) for x in args.gpus.split(",")) if g <= count]
     copy = copy_bandwidth()
     rows = []
-    for dtype in args.dtypes.split(","):
-        for kernel in args.kernels.split(","):
-            if dtype == "bfloat16" and kernel != "torch":
-                continue
-            for g in gpus:
-                common = ["--dtype", dtype, "--kernel", kernel]
-                check = torchrun(g, ["--size", str(args.check_size), "--check", "--repeats", "1", *common],
-                                 args.timeout)
-                for n in (int(x) for x in args.sizes.split(",")):
-                    r = torchrun(g, ["--size", str(n), "--repeats", str(args.repeats), *common], args.timeout)
-                    rows.append({"gpus": g, "grid": r["grid"], "n": n, "dtype": dtype, "kernel": kernel,
-                                 "total_s": r["total_s"], "gemm_s": r["gemm_s"], "wait_s": r["wait_s"],
-                                 "pack_s": r["pack_s"], "bytes_in": r["bytes_in"],
-                                 "tflops": 2.0 * n ** 3 / r["total_s"] / 1e12,
-                                 "check": check["check"]})
-                    print(f"  {g} GPUs {dtype} {kernel} n={n}: {r['total_s']:.3f} s, "
-                          f"{rows[-1]['tflops']:.1f} TFLOP/s, waiting {r['wait_s']:.3f} s",
-                          file=sys.stderr, flush=True)
-    for r in rows:
-        one = next((x for x in rows if x["gpus"] == 1 and x["n"] == r["n"] and x["dtype"] == r["dtype"]
-                    and x["kernel"] == r["kernel"]), None)
-        r["efficiency"] = one["total_s"] / (r["gpus"] * r["total_s"]) if one else ""
-        r["comm_share"] = r["wait_s"] / r["total_s"]
-        r["bcast_gb_s"] = r["bytes_in"] / r["wait_s"] / 1e9 if r["wait_s"] > 0 and r["bytes_in"] else ""
-    with open(os.path.join(args.out, "multi_gpu.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=FIELDS)
-        w.writeheader()
-        w.writerows(rows)
+    try:
+        for dtype in args.dtypes.split(","):
+            for kernel in args.kernels.split(","):
+                if dtype == "bfloat16" and kernel != "torch":
+                    continue
+                for g in gpus:
+                    run_one(g, dtype, kernel, args, rows)
+    except KeyboardInterrupt:
+        print("multi_gpu: interrupted; writing the rows measured so far", file=sys.stderr)
+    write_csv(rows, args.out)
     from matmul_ladder.tables import markdown_table
     table = [[r["gpus"], r["grid"], r["n"], r["dtype"], r["kernel"], f"{r['total_s']:.3f}",
               f"{r['tflops']:.1f}", f"{r['efficiency']:.2f}" if r["efficiency"] != "" else "-",
