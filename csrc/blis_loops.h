@@ -235,7 +235,7 @@ static int get_packing(const ladder_blocking *bs, size_t M, size_t N, size_t K,
 
 /* The products that need no packing: an empty C, K = 0 (C = 0) and a few rows of A
  * (few_rows.c). Returns 1 if it computed C, 0 if the product needs the blocked loop nest. */
-static inline int done_without_packing(size_t M, size_t N, size_t K, const real *A, size_t lda,
+static int done_without_packing(size_t M, size_t N, size_t K, const real *A, size_t lda,
                                 const real *B, size_t ldb, real *C, size_t ldc, int threads)
 {
     if (M == 0 || N == 0)
