@@ -17,13 +17,27 @@
  * (K/2 x N/2) and 2 of C (M/2 x N/2): (MK + KN + MN/2) elements, 2.5 n^2 for n x n; the
  * next level adds a quarter of that. A level's blocks are the calling thread's scratch, so
  * the second level's serve all seven of its calls (first touching fresh pages on every call
- * cost more than the additions); those up to KEEP_BYTES are kept for the thread's next
- * product, as the packing buffers are, and larger ones freed when the product ends.
+ * cost more than the additions); those up to keep_bytes() (1/16 of physical memory) are
+ * kept for the thread's next product, as the packing buffers are, and larger ones freed
+ * when the product ends.
  * The sums S1..S4 of A's blocks (and T1..T4 of B's) are formed in one pass each.
  * Returns 0, -1 without a micro-kernel, -2 without memory. */
+#include <unistd.h>
 #include "ladder.h"
 
-#define KEEP_BYTES ((size_t)256 << 20)
+/* The most a level's blocks may take and still be kept for the thread's next product: a
+ * sixteenth of physical memory, at least 256 MiB (where the OS does not say). Kept, they
+ * are first-touched once; freed, every call pays a page fault per 4 KiB of them again. */
+static size_t keep_bytes(void)
+{
+    size_t keep = (size_t)256 << 20;
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0 && (size_t)pages / 16 * (size_t)page > keep)
+        keep = (size_t)pages / 16 * (size_t)page;
+#endif
+    return keep;
+}
 
 /* dst = a + sign * b, for rows x cols blocks with their own row strides. */
 static void add(size_t rows, size_t cols, const real *a, size_t lda, const real *b, size_t ldb,
@@ -134,7 +148,8 @@ int MM(strassen)(size_t M, size_t N, size_t K, const real *A, size_t lda, const 
     if (levels < 0)
         levels = ladder_strassen_levels(sizeof(real), M, N, K);
     const int status = product(M, N, K, A, lda, B, ldb, C, ldc, threads, levels > 2 ? 2 : levels);
-    ladder_scratch_trim(2, KEEP_BYTES);
-    ladder_scratch_trim(3, KEEP_BYTES);
+    const size_t keep = keep_bytes();
+    ladder_scratch_trim(2, keep);
+    ladder_scratch_trim(3, keep);
     return status;
 }

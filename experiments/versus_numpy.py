@@ -46,10 +46,41 @@ def main(argv=None):
     p.add_argument("--min-time", type=float, default=1.0, help="seconds of rounds per race")
     p.add_argument("--block", type=float, default=0.3,
                    help="multi-threaded races alternate blocks of this many seconds (see compare.py)")
+    p.add_argument("--kernels", type=parse_contenders, default=None, metavar="NAME[:THREADS],...",
+                   help="only these races, e.g. c_strassen:16 (default: all of them)")
     args = p.parse_args(argv)
     shapes = args.shape or GOAL_SHAPES
     dtypes = ["float32", "float64"] if args.dtype == "both" else [args.dtype]
     rows = []
+    try:
+        race_all(args, shapes, dtypes, rows)
+    except KeyboardInterrupt:
+        print("interrupted: the races finished so far", file=sys.stderr)
+    print(text_table(["kernel", "threads", "dtype", "MxKxN", "GFLOP/s", "NumPy GFLOP/s", "ratio",
+                      "peak GFLOP/s", "% peak", "ukernel % peak", "rounds"], rows))
+    info = ml.build_info()
+    print(f"\nmicro-kernel: {info['simd']['active']}; blocking: {info['blocking']}")
+    return 0
+
+
+def parse_contenders(text):
+    """'c_strassen:16,c_simd' -> [('c_strassen', 16), ('c_simd', None)]; None: its usual threads."""
+    out = []
+    for item in text.split(","):
+        name, _, threads = item.strip().partition(":")
+        if name not in ("c_simd", "c_omp", "c_strassen"):
+            raise argparse.ArgumentTypeError(f"{name!r}: choose from c_simd, c_omp, c_strassen")
+        if threads and not (threads.isdigit() and int(threads) >= 1):
+            raise argparse.ArgumentTypeError(f"{item!r}: threads must be a whole number >= 1")
+        out.append((name, int(threads) if threads else None))
+    return out
+
+
+def wanted(kernel, threads, chosen):
+    return chosen is None or any(k == kernel and t in (None, threads) for k, t in chosen)
+
+
+def race_all(args, shapes, dtypes, rows):
     rng = np.random.default_rng(0)
     for dtype in dtypes:
         for m, k, n in shapes:
@@ -60,6 +91,8 @@ def main(argv=None):
                 # c_strassen where it takes a level; its GFLOP/s count the classical 2MKN
                 contenders += [("c_strassen", 1), ("c_strassen", args.threads)]
             for kernel, threads in contenders:
+                if not wanted(kernel, threads, args.kernels):
+                    continue
                 peak_before = ml.fma_peak(dtype, threads)
                 ceiling = ml.ukernel_peak(dtype) if threads == 1 else None
                 with contextlib.ExitStack() as stack:
@@ -79,11 +112,6 @@ def main(argv=None):
                              f"{r.ratios[kernel]:.3f}", f"{peak:.0f}", f"{100 * speed / peak:.0f}%",
                              "-" if ceiling is None else f"{100 * ceiling / peak:.0f}%", r.rounds])
                 print(f"  {kernel} t={threads} {dtype} {m}x{k}x{n}: {r.ratios[kernel]:.3f}", file=sys.stderr, flush=True)
-    print(text_table(["kernel", "threads", "dtype", "MxKxN", "GFLOP/s", "NumPy GFLOP/s", "ratio",
-                      "peak GFLOP/s", "% peak", "ukernel % peak", "rounds"], rows))
-    info = ml.build_info()
-    print(f"\nmicro-kernel: {info['simd']['active']}; blocking: {info['blocking']}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -242,7 +242,9 @@ def build_info():
             info["strassen"][dtype] = {
                 "cutoff": cutoff, "levels": "1 from the cutoff, 2 from twice it",
                 "extra_memory": "per level (MK + KN + MN/2) elements: 2.5 n^2 for n x n, "
-                                "plus a quarter of that for the second level",
+                                "plus a quarter of that for the second level; kept by the "
+                                "calling thread for its next product up to 1/16 of physical "
+                                "memory a level",
                 "levels_at": {n: ck.strassen_levels(size, n, n, n)
                               for n in (1024, 2048, 4096, 8192, 16384)}}
     return info
