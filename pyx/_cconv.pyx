@@ -20,24 +20,14 @@ cdef extern from "conv/conv.h" nogil:
     void conv_strips_s(size_t, size_t, const float *, size_t, const float *, float *, size_t, int)
     void conv_strips_d(size_t, size_t, const double *, size_t, const double *, double *, size_t, int)
 
+from _strides cimport row_stride
+
 ctypedef fused real:
     float
     double
 
 RUNGS = ("conv_c_naive", "conv_c_rows", "conv_c_fixed", "conv_c_simd", "conv_c_omp",
          "conv_c_strips")
-
-
-cdef size_t row_stride(const real[:, :] x, str name) except? 0:
-    """Row stride in elements of a matrix whose rows are unit-stride."""
-    cdef Py_ssize_t rows = x.shape[0], cols = x.shape[1]
-    if cols > 1 and x.strides[1] != sizeof(real):
-        raise ValueError(f"{name}: rows must be unit-stride (strides {x.strides[0]}, {x.strides[1]})")
-    if rows <= 1:
-        return cols
-    if x.strides[0] < 0 or x.strides[0] % sizeof(real) or x.strides[0] < cols * sizeof(real):
-        raise ValueError(f"{name}: unsupported row stride {x.strides[0]}")
-    return x.strides[0] // sizeof(real)
 
 
 def run(str rung, const real[:, :] x, const real[:, ::1] w, real[:, :] y, int threads=1):

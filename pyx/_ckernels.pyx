@@ -47,24 +47,14 @@ cdef extern from "ladder.h" nogil:
     ladder_tiles ladder_blocked_model(size_t, const ladder_cache *, const ladder_cache *)
     void ladder_set_blocked_tiles(size_t, size_t, size_t)
 
+from _strides cimport row_stride
+
 ctypedef fused real:
     float
     double
 
 RUNGS = ("c_naive", "c_ikj", "c_blocked", "c_simd", "c_omp", "c_strassen")
 ISA_NAMES = ("none", "avx2", "avx512", "neon")
-
-
-cdef size_t row_stride(const real[:, :] x, str name) except? 0:
-    """Row stride in elements of a matrix whose rows are unit-stride."""
-    cdef Py_ssize_t rows = x.shape[0], cols = x.shape[1]
-    if cols > 1 and x.strides[1] != sizeof(real):
-        raise ValueError(f"{name}: rows must be unit-stride (strides {x.strides[0]}, {x.strides[1]})")
-    if rows <= 1:
-        return cols
-    if x.strides[0] < 0 or x.strides[0] % sizeof(real) or x.strides[0] < cols * sizeof(real):
-        raise ValueError(f"{name}: unsupported row stride {x.strides[0]}")
-    return x.strides[0] // sizeof(real)
 
 
 def run(str rung, const real[:, :] a, const real[:, :] b, real[:, :] c, int threads=1):
