@@ -22,6 +22,7 @@ cdef extern from "ladder.h" nogil:
     int ladder_strassen_levels(size_t, size_t, size_t, size_t)
     size_t ladder_strassen_cutoff(size_t)
     void ladder_set_strassen_cutoff(size_t, size_t)
+    enum: LADDER_STRASSEN_CUTOFF
 
     int ladder_best_isa()
     int ladder_active_isa()
@@ -128,6 +129,11 @@ def strassen_levels(size_t itemsize, size_t M, size_t N, size_t K):
 
 def strassen_cutoff(size_t itemsize):
     return ladder_strassen_cutoff(itemsize)
+
+
+def default_strassen_cutoff():
+    """The cutoff c_strassen takes when none is set (LADDER_STRASSEN_CUTOFF)."""
+    return LADDER_STRASSEN_CUTOFF
 
 
 def set_strassen_cutoff(size_t itemsize, size_t n):

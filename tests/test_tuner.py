@@ -24,8 +24,9 @@ def cache(tmp_path, monkeypatch):
 
 
 def _info_in_new_process(env):
-    code = ("import json, matmul_ladder as ml; b = ml.build_info()['blocking']; "
-            "print(json.dumps({d: {**b[d]['c_simd'], **b[d]['c_blocked']} for d in b}))")
+    code = ("import json, matmul_ladder as ml; i = ml.build_info(); b = i['blocking']; "
+            "s = i['strassen']; print(json.dumps({d: {**b[d]['c_simd'], **b[d]['c_blocked'], "
+            "'strassen': s[d]} for d in b}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          timeout=120, check=True)
     return json.loads(out.stdout)
@@ -36,33 +37,48 @@ def test_tiny_tune_writes_reuses_and_can_be_ignored(cache):
     r = results["float32"]
     assert r["source"] in ("tuned", "model") and r["KC"] >= 8 and r["MC"] >= 1
     assert r["c_blocked"]["source"] in ("tuned", "model") and r["c_blocked"]["KB"] >= 8
+    st = r["strassen"]
+    assert st["source"] in ("tuned", "default") and st["cutoff"] >= min(tuner.STRASSEN_SIZES)
+    assert set(st["speedup_over_c_omp"]) <= {str(n) for n in tuner.STRASSEN_SIZES}
     with open(tuner.cache_path()) as f:
         saved = json.load(f)[tuner.cpu_key()]["blocking"]
     assert saved["float32"]["KC"] == r["KC"]
     # Make the cached entry a tuned one, so that reuse is visible.
     saved["float32"].update(source="tuned", MC=r["model"]["MC"], KC=40, NC=r["model"]["NC"])
     saved["float32"]["c_blocked"].update(source="tuned", KB=24, NB=64)
+    saved["float32"]["strassen"].update(source="tuned", cutoff=777)
     with open(tuner.cache_path(), "w") as f:
         json.dump({tuner.cpu_key(): {"blocking": saved}}, f)
     env = dict(os.environ)
     used = _info_in_new_process(env)["float32"]
     assert used["KC"] == 40 and used["source"].startswith("tuned")
     assert (used["KB"], used["NB"]) == (24, 64)
+    assert used["strassen"]["cutoff"] == 777 and used["strassen"]["source"].startswith("tuned")
     env[tuner.ENV_IGNORE] = "1"
     ignored = _info_in_new_process(env)["float32"]
     assert ignored["source"] == "model" and ignored["KC"] == r["model"]["KC"]
+    assert ignored["strassen"]["source"] == "default"
 
 
 def test_tune_leaves_the_sizes_in_force_when_not_saving(cache):
-    before = ml.build_info()["blocking"]
+    before = ml.build_info()["blocking"], ml.build_info()["strassen"]
     ml.tune(seconds=0.5, dtypes=("float64",), n=96, save=False)
-    assert ml.build_info()["blocking"] == before
+    assert (ml.build_info()["blocking"], ml.build_info()["strassen"]) == before
+
+
+def test_crossover_rule():
+    default = 2048
+    assert tuner._crossover({512: 0.7, 1024: 1.05, 2048: 1.1}, default) == 1024
+    assert tuner._crossover({512: 1.05, 1024: 0.99, 2048: 1.1}, default) == 2048  # every larger one
+    assert tuner._crossover({512: 0.7, 1024: 0.9}, default) == 2048      # unknown past 1024
+    assert tuner._crossover({512: 0.7, 1024: 0.9, 2048: 0.95, 4096: 1.0}, default) == 8192
 
 
 def test_tune_command_line(cache, capsys):
     assert cli.main(["tune", "--seconds", "1", "--dtype", "float32", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "float32: c_simd/c_omp MC" in out and "c_blocked KB" in out and "saved in" in out
+    assert "float32: c_strassen cutoff" in out
     assert cli.main(["tune", "--show"]) == 0
     assert tuner.cache_path() in capsys.readouterr().out
     assert cli.main(["tune", "--seconds", "-3"]) == 2

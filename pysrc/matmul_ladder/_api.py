@@ -113,6 +113,7 @@ def triad_bandwidth(elements=1 << 25, threads=1, repeats=5):
 
 _overrides = {}  # itemsize -> (mc, kc, nc, kb, nb) in force
 _tuned_from = {}  # itemsize -> the tuner's cache file whose sizes are in force
+_strassen_tuned_from = {}  # itemsize -> the tuner's cache file whose Strassen cutoff is in force
 
 
 def _set_blocking(size, mc=0, kc=0, nc=0, kb=0, nb=0):
@@ -150,6 +151,7 @@ def set_strassen_cutoff(n, dtype=None):
     previous = ck.strassen_cutoff(sizes[0])
     for size in sizes:
         ck.set_strassen_cutoff(size, n)
+        _strassen_tuned_from.pop(size, None)
     return previous
 
 
@@ -241,6 +243,8 @@ def build_info():
             cutoff = ck.strassen_cutoff(size)
             info["strassen"][dtype] = {
                 "cutoff": cutoff, "levels": "1 from the cutoff, 2 from twice it",
+                "source": (f"tuned ({_strassen_tuned_from[size]})" if size in _strassen_tuned_from
+                           else "default" if cutoff == ck.default_strassen_cutoff() else "set"),
                 "extra_memory": "per level (MK + KN + MN/2) elements: 2.5 n^2 for n x n, "
                                 "plus a quarter of that for the second level; kept by the "
                                 "calling thread for its next product up to 1/16 of physical "

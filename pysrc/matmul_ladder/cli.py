@@ -212,8 +212,9 @@ def config_from_args(args):
 def build_tune_parser():
     p = Parser(prog=f"{PROG} tune", description=(
         "Search c_simd/c_omp's block sizes around the cache model's on this machine, check and "
-        "race every candidate against the model's choice, and keep the winner for this CPU in "
-        "the user's cache directory (MATMUL_LADDER_NO_TUNE=1 ignores it)."))
+        "race every candidate against the model's choice, find where one Strassen level starts "
+        "to beat c_omp (c_strassen's cutoff), and keep the results for this CPU in the user's "
+        "cache directory (MATMUL_LADDER_NO_TUNE=1 ignores them)."))
     p.add_argument("--seconds", type=_seconds("--seconds", False), default=120.0,
                    help="time for the whole search (default 120)")
     p.add_argument("--dtype", choices=["float32", "float64", "both"], default="both")
@@ -240,7 +241,7 @@ def tune_main(argv):
     bar = None
     if not args.no_progress:
         from tqdm import tqdm
-        bar = tqdm(total=3 * len(dtypes), unit="race", file=sys.stderr, dynamic_ncols=True)
+        bar = tqdm(total=4 * len(dtypes), unit="race", file=sys.stderr, dynamic_ncols=True)
 
     def progress(done, total, text):
         if bar:
@@ -259,6 +260,10 @@ def tune_main(argv):
               f"{r['speedup_over_model']:.3f}x the model's MC {r['model']['MC']}, "
               f"KC {r['model']['KC']} at n = {r['n']}); c_blocked KB {t['KB']}, NB {t['NB']} "
               f"({t['source']}; {t['speedup_over_model']:.3f}x the model's at n = {t['n']})")
+        st = r["strassen"]
+        raced = ", ".join(f"{n}: {x:.3f}x" for n, x in st["speedup_over_c_omp"].items())
+        print(f"{dtype}: c_strassen cutoff {st['cutoff']} ({st['source']}; one level over c_omp on "
+              f"{st['threads']} threads at n = {raced})")
     print(f"searched for {results['seconds']} s; saved in {tuner.cache_path()}")
     return 0
 

@@ -12,6 +12,11 @@ noise is larger than most of the differences a search finds. The winner (or the 
 nothing won) is written to the user's cache directory, keyed by the CPU (model name, caches,
 ISA), and c_simd, c_omp and c_blocked use it from the next import on. The model alone is what
 the project's figures are measured with; the tuner is for machines nobody here has.
+
+It also finds c_strassen's cutoff on all threads: one level against c_omp at n = 512, 1024,
+... for as long as its share of the time allows; the cutoff is the smallest n from which one
+level is MARGIN faster at every size raced (if it never is, twice the largest raced, and not
+below the default).
 """
 import json
 import math
@@ -28,6 +33,7 @@ from .compare import race
 MARGIN = 1.03          # a candidate must be this much faster than the model to be kept
 ENV_IGNORE = "MATMUL_LADDER_NO_TUNE"
 ENV_DIR = "MATMUL_LADDER_CACHE_DIR"
+STRASSEN_SIZES = (512, 1024, 2048, 4096, 8192)
 KC_FACTORS = (0.5, 1.0, 1.5)
 MC_FACTORS = (0.5, 1.0, 2.0)
 
@@ -83,6 +89,11 @@ def apply(tuned=None):
                                *((sizes["c_blocked"]["KB"], sizes["c_blocked"]["NB"]) if tiles
                                  else (0, 0)))
             _api._tuned_from[size] = cache_path()
+        strassen = sizes.get("strassen", {})
+        if strassen.get("source") == "tuned" and isinstance(strassen.get("cutoff"), int):
+            size = np.dtype(dtype).itemsize
+            _api.set_strassen_cutoff(strassen["cutoff"], dtype)
+            _api._strassen_tuned_from[size] = cache_path()
     return tuned
 
 
@@ -115,6 +126,8 @@ def forget():
         if size in _api._tuned_from:
             _api._set_blocking(size)
             del _api._tuned_from[size]
+        if _api._strassen_tuned_from.pop(size, None):
+            _api.set_strassen_cutoff(0, np.dtype("float32" if size == 4 else "float64"))
     return True
 
 
@@ -163,6 +176,41 @@ def _winner(ratios_by_run, pairs):
     return kept, round(score[kept], 3)
 
 
+def _strassen_speedups(dtype, threads, seconds, rng):
+    """{n: speed-up of one Strassen level over c_omp}, on `threads`, for the sizes of
+    STRASSEN_SIZES that fit in `seconds` (the first always; a larger one only if three
+    rounds of both, at 8x the time of the last c_omp call, still fit)."""
+    size = np.dtype(dtype).itemsize
+    speedups, deadline = {}, time.perf_counter() + seconds
+    with _api.bind("c_omp", threads) as omp, _api.bind("c_strassen", threads) as strassen:
+        call = 0.0
+        for n in STRASSEN_SIZES:
+            left = deadline - time.perf_counter()
+            if speedups and 2 * 3 * 8 * call > left:
+                break
+            a = rng.uniform(-1, 1, (n, n)).astype(dtype)
+            b = rng.uniform(-1, 1, (n, n)).astype(dtype)
+
+            def one_level(x, y, n=n):  # the cutoff at n: one level for this n x n product
+                _api._require_ckernels().set_strassen_cutoff(size, n)
+                return strassen(x, y)
+            r = race(a, b, {"c_omp": omp, "c_strassen": one_level}, baseline="c_omp",
+                     min_time=max(left, 0.0) / 4, budget=max(left, 0.0), min_rounds=3)
+            speedups[n] = round(r.ratios["c_strassen"], 3)
+            call = r.timings["c_omp"].median
+    return speedups
+
+
+def _crossover(speedups, default):
+    """The smallest n from which every speed-up passes MARGIN. If none does, twice the largest
+    n raced, but never below the default: the races say nothing of sizes past theirs."""
+    sizes = sorted(speedups)
+    for i, n in enumerate(sizes):
+        if all(speedups[m] >= MARGIN for m in sizes[i:]):
+            return n
+    return max(default, 2 * sizes[-1])
+
+
 def tune(seconds=120.0, dtypes=("float32", "float64"), threads=None, n=None, progress=None,
          save=True):
     """Search around the model's blocking on this machine; returns {dtype: sizes} and, with
@@ -176,15 +224,18 @@ def tune(seconds=120.0, dtypes=("float32", "float64"), threads=None, n=None, pro
     thread_counts = sorted({1, threads})
     rng = np.random.default_rng(0)
     results, started = {}, time.perf_counter()
-    jobs = [(d, t) for d in dtypes for t in thread_counts + ["c_blocked"]]
+    jobs = [(d, t) for d in dtypes for t in thread_counts + ["c_blocked", "c_strassen"]]
     per_job = seconds / len(jobs)
     previous = {size: _api._overrides.get(size, (0,) * 5) for size in (4, 8)}
     tuned_from = dict(_api._tuned_from)
+    ck = _api._require_ckernels()
+    cutoffs = {size: ck.strassen_cutoff(size) for size in (4, 8)}
+    strassen_from = dict(_api._strassen_tuned_from)
 
     def done(dtype, what):
         if progress:
             progress(jobs.index((dtype, what)) + 1, len(jobs),
-                     f"{dtype}, {what if what == 'c_blocked' else f'{what} thread(s)'}")
+                     f"{dtype}, {what if isinstance(what, str) else f'{what} thread(s)'}")
     try:
         for dtype in dtypes:
             size = np.dtype(dtype).itemsize
@@ -208,6 +259,11 @@ def tune(seconds=120.0, dtypes=("float32", "float64"), threads=None, n=None, pro
                                lambda kb, nb: _api._set_blocking(size, kb=kb, nb=nb), per_job)]
             done(dtype, "c_blocked")
             (kb, nb), tile_speedup = _winner(tile_runs, tile_pairs)
+            ck.set_strassen_cutoff(size, 0)  # the default, whatever was tuned before
+            default_cutoff = ck.strassen_cutoff(size)
+            strassen = _strassen_speedups(dtype, threads, per_job, rng)
+            done(dtype, "c_strassen")
+            cutoff = _crossover(strassen, default_cutoff)
             results[dtype] = {
                 "MC": mc, "KC": kc, "NC": simd["NC"],
                 "source": "tuned" if (mc, kc) != pairs[0] else "model",
@@ -216,18 +272,27 @@ def tune(seconds=120.0, dtypes=("float32", "float64"), threads=None, n=None, pro
                 "c_blocked": {"KB": kb, "NB": nb,
                               "source": "tuned" if (kb, nb) != tile_pairs[0] else "model",
                               "speedup_over_model": tile_speedup, "n": small.shape[0],
-                              "model": {"KB": tiles["KB"], "NB": tiles["NB"]}}}
-    finally:  # the sizes in force before the search
+                              "model": {"KB": tiles["KB"], "NB": tiles["NB"]}},
+                "strassen": {"cutoff": cutoff,
+                             "source": "tuned" if cutoff != default_cutoff else "default",
+                             "default": default_cutoff, "threads": threads,
+                             "speedup_over_c_omp": {str(n): x for n, x in strassen.items()}}}
+    finally:  # the sizes and cutoffs in force before the search
         for size, sizes in previous.items():
             _api._set_blocking(size, *sizes)
+            ck.set_strassen_cutoff(size, cutoffs[size])
         _api._tuned_from.clear()
         _api._tuned_from.update(tuned_from)
+        _api._strassen_tuned_from.clear()
+        _api._strassen_tuned_from.update(strassen_from)
     results["seconds"] = round(time.perf_counter() - started, 1)
     if save:
         _save({k: v for k, v in results.items() if k != "seconds"})
-        for dtype in dtypes:  # the model's sizes, then what won
+        for dtype in dtypes:  # the model's sizes and default cutoff, then what won
             _api._set_blocking(np.dtype(dtype).itemsize)
             _api._tuned_from.pop(np.dtype(dtype).itemsize, None)
+            if _api._strassen_tuned_from.pop(np.dtype(dtype).itemsize, None):
+                _api.set_strassen_cutoff(0, dtype)
         apply()
     return results
 
