@@ -153,9 +153,8 @@ class LadderBuildExt(build_ext):
     def build_extensions(self):
         if self.compiler.compiler_type == "msvc":
             sys.exit(MSVC_MESSAGE)
-        # Every loop starts on a 64-byte boundary: a short inner loop that straddles one is
-        # fetched from two lines of the decoded-op cache, which on Zen 4 made the same
-        # instructions up to 1.6x slower, by where the linker happened to put them
+        # Every loop starts on a 64-byte boundary: on Zen 4 the same short inner loop ran up
+        # to 1.6x slower when it straddled one, by where the compiler happened to put it
         # (docs/cython.md). Aligned, the C rungs and their Cython twins run alike.
         align = [ALIGN_LOOPS] if self.accepts([ALIGN_LOOPS]) else []
         omp = self.openmp_flags()
