@@ -72,6 +72,7 @@ def test_crossover_rule():
     assert tuner._crossover({512: 1.05, 1024: 0.99, 2048: 1.1}, default) == 2048  # every larger one
     assert tuner._crossover({512: 0.7, 1024: 0.9}, default) == 2048      # unknown past 1024
     assert tuner._crossover({512: 0.7, 1024: 0.9, 2048: 0.95, 4096: 1.0}, default) == 8192
+    assert tuner._crossover({}, default) == default                           # nothing raced
 
 
 def test_tune_command_line(cache, capsys):

@@ -182,6 +182,8 @@ def _strassen_speedups(dtype, threads, seconds, rng):
     rounds of both, at 8x the time of the last c_omp call, still fit)."""
     size = np.dtype(dtype).itemsize
     speedups, deadline = {}, time.perf_counter() + seconds
+    if not all(k.available for k in _api.kernels("matmul") if k.name in ("c_omp", "c_strassen")):
+        return speedups  # built without OpenMP: nothing to race
     with _api.bind("c_omp", threads) as omp, _api.bind("c_strassen", threads) as strassen:
         call = 0.0
         for n in STRASSEN_SIZES:
@@ -203,8 +205,11 @@ def _strassen_speedups(dtype, threads, seconds, rng):
 
 def _crossover(speedups, default):
     """The smallest n from which every speed-up passes MARGIN. If none does, twice the largest
-    n raced, but never below the default: the races say nothing of sizes past theirs."""
+    n raced, but never below the default: the races say nothing of sizes past theirs. The
+    default when nothing was raced."""
     sizes = sorted(speedups)
+    if not sizes:
+        return default
     for i, n in enumerate(sizes):
         if all(speedups[m] >= MARGIN for m in sizes[i:]):
             return n
