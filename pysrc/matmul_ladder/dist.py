@@ -474,14 +474,12 @@ def torch_main(args):
     if args.dtype == "bfloat16" and args.device != "cuda":
         raise ValueError("--dtype bfloat16 needs --device cuda")
     backend = args.dist_backend or ("nccl" if args.device == "cuda" else "gloo")
-    options = {}
     if backend == "nccl" and args.device == "cuda":
         on_host = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
         if on_host > torch.cuda.device_count():
             raise ValueError(f"NCCL needs a GPU per rank: {on_host} ranks on this host, "
                              f"{torch.cuda.device_count()} GPU(s); --dist-backend gloo lets ranks share one")
-        options["device_id"] = torch.device("cuda", torch.cuda.current_device())
-    tdist.init_process_group(backend, rank=rank, world_size=world, **options)
+    tdist.init_process_group(backend, rank=rank, world_size=world)
     try:
         grid_shape = parse_grid(args.grid) if args.grid else _dims(world)
         if grid_shape[0] * grid_shape[1] != world:
