@@ -162,8 +162,9 @@ class LadderBuildExt(build_ext):
             print("matmul-ladder: OpenMP not found; c_omp and cy_prange will run serially "
                   "and be listed unavailable. (macOS: brew install libomp)")
         omp_compile, omp_link = omp or ([], [])
+        packed = PACKED_FLAGS + align + omp_compile
         for ext in self.extensions:
-            ext.extra_compile_args = PACKED_FLAGS + align + omp_compile
+            ext.extra_compile_args = list(packed)
             ext.extra_link_args = omp_link
         self.plain_flags = PLAIN_FLAGS + align
         self.config = {
@@ -175,8 +176,8 @@ class LadderBuildExt(build_ext):
             "openmp_link": " ".join(omp_link),
             "plain_flags": " ".join(self.plain_flags),
             "plain_flags_from_env": "MATMUL_LADDER_CFLAGS" in os.environ,
-            "packed_flags": " ".join(PACKED_FLAGS + align + omp_compile),
-            "cython_flags": " ".join(PACKED_FLAGS + align + omp_compile),
+            "packed_flags": " ".join(packed),
+            "cython_flags": " ".join(packed),
         }
         super().build_extensions()
         # Next to the package: in build_lib for a wheel, in the source tree for -e installs.

@@ -264,8 +264,7 @@ def tune(seconds=120.0, dtypes=("float32", "float64"), threads=None, n=None, pro
                                lambda kb, nb: _api._set_blocking(size, kb=kb, nb=nb), per_job)]
             done(dtype, "c_blocked")
             (kb, nb), tile_speedup = _winner(tile_runs, tile_pairs)
-            ck.set_strassen_cutoff(size, 0)  # the default, whatever was tuned before
-            default_cutoff = ck.strassen_cutoff(size)
+            default_cutoff = ck.default_strassen_cutoff()
             strassen = _strassen_speedups(dtype, threads, per_job, rng)
             done(dtype, "c_strassen")
             cutoff = _crossover(strassen, default_cutoff)
