@@ -11,7 +11,8 @@
 
 /* C[0:rows, 0:w] += A[0:rows, k0:k1] @ B[k0:k1, 0:w]: the ikj loops over one tile of B.
  * restrict tells the compiler that C does not overlap A or B, so the j loop is vectorised
- * without a run-time overlap check. */
+ * without a run-time overlap check, and gcc -O3 may unroll k by two into it (unroll-and-jam):
+ * one load and store of C for two rows of B. */
 static void add_tile(size_t rows, size_t k0, size_t k1, size_t w, const real *restrict A,
                      size_t lda, const real *restrict B, size_t ldb, real *restrict C, size_t ldc)
 {

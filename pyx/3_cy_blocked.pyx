@@ -5,8 +5,8 @@
 Changed from cy_ikj: k and j are tiled into KB x NB tiles of B, swept by every row of A.
 The tile sizes are c_blocked's, from the same cache model (ladder_blocked_tiles in
 csrc/blocking.c): a row segment of C in L1, the tile of B in L2.
-The sweep of one tile is a small cdef function on raw pointers (add_tile in _tiles.pxd), as
-c_blocked's loops are in C.
+The sweep of one tile is a small cdef function on restrict-qualified raw pointers (add_tile
+in _tiles.pxd), as c_blocked's loops are in C.
 Hypothesis: as for c_blocked, the tile of B is reused from L2 by all M rows.
 Expect: within ~10% of c_blocked.
 """
@@ -37,5 +37,7 @@ def matmul(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] 
             k0 = k_tile * KB
             for j_tile in range((N + NB - 1) // NB):
                 j0 = j_tile * NB
-                add_tile(&a[0, 0], &b[0, 0], &c[0, 0], M, K, N, k0, min(k0 + KB, K), j0,
-                         min(j0 + NB, N))
+                # a and b are read-only inputs: add_tile only reads them (const is cast away
+                # because its restrict pointer type is one for all three)
+                add_tile(<floating *>&a[0, 0], <floating *>&b[0, 0], &c[0, 0], M, K, N, k0,
+                         min(k0 + KB, K), j0, min(j0 + NB, N))

@@ -36,8 +36,8 @@ def matmul(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] 
         c[:, :] = 0
         return
     cdef Py_ssize_t k_tiles = (K + KB - 1) // KB, j_tiles = (N + NB - 1) // NB
-    cdef const floating *pa = &a[0, 0]
-    cdef const floating *pb = &b[0, 0]
+    cdef floating *pa = <floating *>&a[0, 0]   # only read: see add_tile in _tiles.pxd
+    cdef floating *pb = <floating *>&b[0, 0]
     cdef floating *pc = &c[0, 0]
     parts = min(threads, M)
     with nogil:
