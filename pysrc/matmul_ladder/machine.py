@@ -61,7 +61,7 @@ def describe():
         "platform": platform.platform(),
         "cpu": info["cpu"],
         "build": {k: info[k] for k in ("compiler", "compiler_version", "flags", "openmp",
-                                       "simd", "blocking", "plain_flags_source")},
+                                       "simd", "blocking", "strassen", "plain_flags_source")},
         "blas": blas_info(),
         "versions": versions(),
         "gpu": gpu_info(),

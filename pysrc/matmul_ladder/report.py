@@ -35,7 +35,11 @@ REFUTED = {
                  "speed as B outgrows L2, and the L2 misses of both)",
     "c_simd": "the micro-kernel's gain needs AVX2/AVX-512 FMA; see the hot-loop ISA in why.py",
     "c_omp": "a second thread helps only if it has a core of its own: compare the FMA peak on "
-             "1 and on all threads in machine.json",
+             "1 and on all threads in the CSV's peak_gflops",
+    "c_strassen": "below its cutoff (`ml.build_info()['strassen']`, measured here by "
+                  "`matmul-ladder tune`) it runs c_omp's loop unchanged; above it one level "
+                  "saves 1/8 of the multiply-adds for 18 extra passes over blocks of the "
+                  "matrices, which pays only for large n (docs/strassen.md)",
 }
 NOISE = 1.10  # steps within 10% are inside these machines' noise
 
@@ -54,7 +58,15 @@ def ladder_steps(table, dtype, size):
     return steps
 
 
-def relations(table, size):
+def strassen_cutoff(machine, dtype):
+    """c_strassen's cutoff for this dtype in machine.json, or None where it is not recorded."""
+    try:
+        return int(machine["build"]["strassen"][dtype]["cutoff"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def relations(table, size, machine=None):
     """Sentences read from the data: the gap, the step that closes most of it, any step that
     gains nothing (its hypothesis refuted here), the pure-Python gap."""
     lines = []
@@ -69,13 +81,19 @@ def relations(table, size):
             lines.append("  Steps up the C ladder: " + ", ".join(f"{k} {x:.3g}x" for k, x in steps) + ".")
             best = max(steps, key=lambda s: s[1])
             lines.append(f"  The largest single step is {best[0]} ({best[1]:.3g}x).")
+            cutoff = strassen_cutoff(machine or {}, dtype)
             for k, x in steps:
-                if x < 1 / NOISE:
+                if k.startswith("c_strassen") and cutoff and size < cutoff:
+                    lines.append(f"  {k} takes no Strassen level below its cutoff (n >= {cutoff} "
+                                 f"here), so at n = {size} it runs c_omp's loop: its {x:.3g}x "
+                                 f"is the noise between two timings of one loop.")
+                elif x < 1 / NOISE:
                     lines.append(f"  **{k} is slower than the rung before it here ({x:.3g}x): its "
                                  f"hypothesis is refuted on this machine.** {REFUTED.get(k.split()[0], '')}")
                 elif x < NOISE:
+                    why = REFUTED.get(k.split()[0])
                     lines.append(f"  {k} gains nothing measurable here ({x:.3g}x, inside the "
-                                 f"noise): {REFUTED.get(k.split()[0], '')}")
+                                 f"noise)" + (f": {why}" if why else "."))
         simd = entries.get("c_simd")
         if simd and simd["pct_numpy"]:
             lines.append(f"  c_simd runs at {simd['pct_numpy']:.0f}% of NumPy's speed on one thread.")
@@ -146,7 +164,7 @@ def report_markdown(rows, machine, size, plots, command=None):
             "with the algorithm's own exponent, t(n) = t(n0)·(n/n0)³, from the kernel's largest "
             "measured size n0 (listed under 'Extrapolated'), the same rule in every dtype. These "
             "machines are shared and noisy: differences under about 10% mean nothing.", ""]
-    lines, fits = relations(table, size)
+    lines, fits = relations(table, size, machine)
     if lines:
         out += ["## What the numbers say", ""] + lines + [""]
     for dtype, threads in ladder_groups(table, size):
