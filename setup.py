@@ -101,6 +101,12 @@ class LadderBuildExt(build_ext):
     """build_ext that detects OpenMP, compiles the plain rungs with their own flags and
     records what it did in matmul_ladder/_build_config.json."""
 
+    def run(self):
+        # setuptools builds an --inplace build in build_lib and copies the extensions to the
+        # source tree afterwards, with self.inplace cleared meanwhile: remember the request.
+        self.inplace_requested = self.inplace
+        super().run()
+
     def openmp_candidates(self):
         """(compile flags, link flags) to try in turn: plain -fopenmp (gcc; clang with
         libomp), then an LLVM libomp under a known prefix (macOS: Homebrew's)."""
@@ -182,7 +188,8 @@ class LadderBuildExt(build_ext):
         super().build_extensions()
         # Next to the package: in build_lib for a wheel, in the source tree for -e installs.
         out_dirs = {os.path.join(self.build_lib, "matmul_ladder")}
-        if self.inplace or getattr(self, "editable_mode", False):
+        if (self.inplace or getattr(self, "inplace_requested", False)
+                or getattr(self, "editable_mode", False)):
             out_dirs.add(self.get_finalized_command("build_py").get_package_dir("matmul_ladder"))
         for out_dir in out_dirs:
             os.makedirs(out_dir, exist_ok=True)
