@@ -14,7 +14,9 @@
  * Expect: 5-20x over rung 3, 60-100% of single-thread OpenBLAS.
  * The micro-kernel is chosen at run time (ladder_active_isa); edge tiles go through a
  * zero-padded MR x NR buffer (blis_loops.h), so the micro-kernels only ever see full tiles.
- * A few rows of A (M <= 8) skip all of it: see few_rows.c. */
+ * A few rows of A (M <= 8) skip all of it: see few_rows.c. A small A (no larger than one
+ * packed block) is not packed: the micro-kernel reads its rows where they lie
+ * (a_in_place in blis_loops.h), as packing it would cost about as much as it saves. */
 
 #include "blis_loops.h"
 
@@ -31,6 +33,7 @@ int MM(simd)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real
     real *Ap, *Bp;
     if (get_packing(&bs, M, N, K, 1, &Ap, &Bp) != 0)
         return -2;
+    const int in_place = a_in_place(&p, M, K, lda);
     for (size_t jc = 0; jc < N; jc += bs.nc) {              /* B panel -> L2/L3 */
         const size_t nc = min_size(bs.nc, N - jc);
         for (size_t pc = 0; pc < K; pc += bs.kc) {          /* depth block; first one stores */
@@ -38,6 +41,13 @@ int MM(simd)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real
             pack_b(kc, nc, bs.nr, B + pc * ldb + jc, ldb, Bp);
             for (size_t ic = 0; ic < M; ic += bs.mc) {      /* A block -> L2 */
                 const size_t mc = min_size(bs.mc, M - ic);
+                if (in_place) {  /* only the last rows, if fewer than MR, are packed */
+                    const size_t full = mc / bs.mr * bs.mr;
+                    pack_a(mc - full, kc, bs.mr, A + (ic + full) * lda + pc, lda, Ap);
+                    macro_kernel_a_in_place(&p, mc, nc, kc, A + ic * lda + pc, lda, Ap, Bp,
+                                            C + ic * ldc + jc, ldc, pc > 0);
+                    continue;
+                }
                 pack_a(mc, kc, bs.mr, A + ic * lda + pc, lda, Ap);
                 macro_kernel(&p, mc, nc, kc, Ap, Bp, C + ic * ldc + jc, ldc, pc > 0);
             }

@@ -11,7 +11,8 @@
  *   panel's re-reads or memory bandwidth run short.
  * Expect: close to `threads`x rung 4 on large n (>= 1.6x on 2 cores at n = 2048); less on
  *   small n, where the barriers and packing are a larger share.
- * A few rows of A (M <= 8) take rung 4's unpacked loop (few_rows.c), its chunks shared out.
+ * A few rows of A (M <= 8) take rung 4's unpacked loop (few_rows.c), its chunks shared out;
+ * a small A is read in place, as in rung 4 (a_in_place in blis_loops.h).
  * threads: the caller passes >= 1. Built without OpenMP the pragmas are ignored and this
  * runs serially (ml.kernels() then lists c_omp unavailable). */
 
@@ -31,6 +32,7 @@ int MM(omp)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real 
     if (get_packing(&bs, M, N, K, 2, &Ap, &Bp) != 0)
         return -2;
     real *const A_blocks[2] = {Ap, Ap + a_block_elements(&bs, M, K)};
+    const int in_place = a_in_place(&p, M, K, lda);  /* A's full micro-panels not packed */
 
     #pragma omp parallel num_threads(threads)
     for (size_t jc = 0; jc < N; jc += bs.nc) {
@@ -46,8 +48,9 @@ int MM(omp)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real 
             for (size_t ic = 0, block = 0; ic < M; ic += bs.mc, block++) {
                 const size_t mc = min_size(bs.mc, M - ic);
                 real *const Ablock = A_blocks[block % 2];
+                const size_t packed_from = in_place ? mc / mr * mr : 0;
                 #pragma omp for schedule(static) nowait
-                for (size_t ir = 0; ir < mc; ir += mr)
+                for (size_t ir = packed_from; ir < mc; ir += mr)
                     pack_a(min_size(mr, mc - ir), kc, mr, A + (ic + ir) * lda + pc, lda,
                            Ablock + ir * kc);
                 /* This block of A (and B's panel) is packed, and every tile of the block
@@ -55,11 +58,18 @@ int MM(omp)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real 
                 #pragma omp barrier
                 #pragma omp for collapse(2) schedule(static) nowait
                 for (size_t jr = 0; jr < nc; jr += nr)
-                    for (size_t ir = 0; ir < mc; ir += mr)
-                        compute_tile(&p, kc, Ablock + ir * kc, Bp + jr * kc,
-                                     C + (ic + ir) * ldc + jc + jr, ldc, min_size(mr, mc - ir),
-                                     min_size(nr, nc - jr), pc > 0,
-                                     warm_slice(Bp, mc, nc, kc, mr, nr, ir, jr));
+                    for (size_t ir = 0; ir < mc; ir += mr) {
+                        real *const c = C + (ic + ir) * ldc + jc + jr;
+                        const char *warm = warm_slice(Bp, mc, nc, kc, mr, nr, ir, jr);
+                        if (ir < packed_from)
+                            compute_tile_rows(&p, kc, A + (ic + ir) * lda + pc, lda,
+                                              Bp + jr * kc, c, ldc, min_size(nr, nc - jr),
+                                              pc > 0, warm);
+                        else
+                            compute_tile(&p, kc, Ablock + ir * kc, Bp + jr * kc, c, ldc,
+                                         min_size(mr, mc - ir), min_size(nr, nc - jr), pc > 0,
+                                         warm);
+                    }
             }
         }
     }

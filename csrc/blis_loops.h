@@ -12,10 +12,15 @@
 typedef void (*ukernel_fn)(size_t kc, const real *Ap, const real *Bp, real *C, size_t ldc,
                            int accumulate, const char *warm);
 
+typedef void (*ukernel_rows_fn)(size_t kc, const real *A, size_t lda, const real *Bp, real *C,
+                                size_t ldc, int accumulate, const char *warm);
+
 typedef struct {
     ukernel_fn run;
     ukernel_fn run_half;  /* the top MR/2 rows only, for short edge tiles; or NULL */
+    ukernel_rows_fn run_rows;  /* full tiles with A read in place, lda apart; or NULL */
     ladder_blocking bs;
+    size_t block_elements;  /* MC x KC of the blocking before it is fitted to this product */
 } gemm_plan;
 
 static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
@@ -36,12 +41,16 @@ static size_t balanced(size_t total, size_t block, size_t multiple)
 static int make_plan(gemm_plan *plan, int isa, size_t M, size_t N, size_t K, int threads)
 {
     plan->run = plan->run_half = NULL;
+    plan->run_rows = NULL;
 #if defined(LADDER_X86)
     if (isa == LADDER_ISA_AVX512) {
         plan->run = UKERNEL_AVX512;
         plan->run_half = UKERNEL_AVX512_HALF;
-    } else if (isa == LADDER_ISA_AVX2)
+        plan->run_rows = UKERNEL_AVX512_ROWS;
+    } else if (isa == LADDER_ISA_AVX2) {
         plan->run = UKERNEL_AVX2;
+        plan->run_rows = UKERNEL_AVX2_ROWS;
+    }
 #elif defined(LADDER_ARM64)
     if (isa == LADDER_ISA_NEON)
         plan->run = UKERNEL_NEON;
@@ -50,6 +59,7 @@ static int make_plan(gemm_plan *plan, int isa, size_t M, size_t N, size_t K, int
         return -1;
     ladder_blocking *bs = &plan->bs;
     *bs = ladder_gemm_blocking(sizeof(real), isa);
+    plan->block_elements = bs->mc * bs->kc;
     if (M <= bs->mc) /* one block of A: each B panel is read once, just after packing */
         bs->nc = ladder_one_block_nc(bs, sizeof(real), M);
     if (threads > 1 && !bs->overridden) /* each thread packs and reads 1/threads of a B panel */
@@ -167,6 +177,15 @@ static void pack_a(size_t mc, size_t kc, size_t mr, const real *A, size_t lda, r
     }
 }
 
+/* C[0:h, 0:w] (=|+=) the valid part of an edge tile computed into a buffer (row stride nr). */
+static void store_edge(const real *edge, size_t nr, real *c, size_t ldc, size_t h, size_t w,
+                       int accumulate)
+{
+    for (size_t i = 0; i < h; i++)
+        for (size_t j = 0; j < w; j++)
+            c[i * ldc + j] = accumulate ? c[i * ldc + j] + edge[i * nr + j] : edge[i * nr + j];
+}
+
 /* One MR x NR tile of C (=|+=) a packed A micro-panel @ a packed B micro-panel. Edge tiles
  * (h < MR or w < NR) are computed whole into a buffer and only their valid part copied out;
  * those of at most MR/2 rows by the half-height kernel, where there is one. */
@@ -181,9 +200,23 @@ static void compute_tile(const gemm_plan *p, size_t kc, const real *a, const rea
     const ukernel_fn run = p->run_half && 2 * h <= p->bs.mr ? p->run_half : p->run;
     real edge[UK_MAX_TILE] __attribute__((aligned(64)));
     run(kc, a, b, edge, nr, 0, warm);
-    for (size_t i = 0; i < h; i++)
-        for (size_t j = 0; j < w; j++)
-            c[i * ldc + j] = accumulate ? c[i * ldc + j] + edge[i * nr + j] : edge[i * nr + j];
+    store_edge(edge, nr, c, ldc, h, w, accumulate);
+}
+
+/* compute_tile for a full-height tile (MR rows) whose rows of A are read where they lie,
+ * lda apart, instead of from a packed micro-panel; p->run_rows is not NULL. */
+static void compute_tile_rows(const gemm_plan *p, size_t kc, const real *a, size_t lda,
+                              const real *b, real *c, size_t ldc, size_t w, int accumulate,
+                              const char *warm)
+{
+    const size_t nr = p->bs.nr;
+    if (w == nr) {
+        p->run_rows(kc, a, lda, b, c, ldc, accumulate, warm);
+        return;
+    }
+    real edge[UK_MAX_TILE] __attribute__((aligned(64)));
+    p->run_rows(kc, a, lda, b, edge, nr, 0, warm);
+    store_edge(edge, nr, c, ldc, p->bs.mr, w, accumulate);
 }
 
 /* What the tile at (ir, jr) of the macro-kernel prefetches into L2 (see ladder.h): the
@@ -213,6 +246,35 @@ static inline void macro_kernel(const gemm_plan *p, size_t mc, size_t nc, size_t
             compute_tile(p, kc, Ap + ir * kc, Bp + jr * kc, C + ir * ldc + jr, ldc,
                          min_size(mr, mc - ir), min_size(nr, nc - jr), accumulate,
                          warm_slice(Bp, mc, nc, kc, mr, nr, ir, jr));
+}
+
+/* Whether to read A where it lies rather than pack it: where all of A is no larger than one
+ * packed block (MC x KC), packing it is a large share of a short product (about 60% of the
+ * packing at n = 256), and its rows stay in L2 for every tile that reads them. Packing
+ * still pays where A's rows are a multiple of 4 KiB apart: the MR rows read together would
+ * then all fall into one set of the L1 cache and evict each other. */
+static int a_in_place(const gemm_plan *p, size_t M, size_t K, size_t lda)
+{
+    return p->run_rows && M >= p->bs.mr && M * K <= p->block_elements &&
+           lda * sizeof(real) % 4096 != 0;
+}
+
+/* macro_kernel with A's full micro-panels read in place (A: the block's first row, lda
+ * apart) and its last rows, if fewer than MR, packed in Ap_tail. */
+static inline void macro_kernel_a_in_place(const gemm_plan *p, size_t mc, size_t nc, size_t kc,
+                                           const real *A, size_t lda, const real *Ap_tail,
+                                           const real *Bp, real *C, size_t ldc, int accumulate)
+{
+    const size_t mr = p->bs.mr, nr = p->bs.nr, full = mc / mr * mr;
+    for (size_t jr = 0; jr < nc; jr += nr) {
+        const size_t w = min_size(nr, nc - jr);
+        for (size_t ir = 0; ir < full; ir += mr)
+            compute_tile_rows(p, kc, A + ir * lda, lda, Bp + jr * kc, C + ir * ldc + jr, ldc,
+                              w, accumulate, warm_slice(Bp, mc, nc, kc, mr, nr, ir, jr));
+        if (full < mc)
+            compute_tile(p, kc, Ap_tail, Bp + jr * kc, C + full * ldc + jr, ldc, mc - full, w,
+                         accumulate, warm_slice(Bp, mc, nc, kc, mr, nr, full, jr));
+    }
 }
 
 /* Elements of one packed A block (MC x KC at most), rounded up to whole cache lines. */

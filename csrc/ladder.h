@@ -73,6 +73,14 @@ void ukernel_avx512_12x16(UKERNEL_ARGS(double));
  * most MR/2 rows. */
 void ukernel_avx512_12x32_half(UKERNEL_ARGS(float));
 void ukernel_avx512_12x16_half(UKERNEL_ARGS(double));
+/* The full tiles reading A where it lies, MR rows lda apart, instead of packed:
+ * for products small enough that packing A is a large share of the time (blis_loops.h). */
+#define UKERNEL_ROWS_ARGS(T) size_t kc, const T *A, size_t lda, const T *Bp, T *C, size_t ldc, \
+                             int accumulate, const char *warm
+void ukernel_avx2_6x16_rows(UKERNEL_ROWS_ARGS(float));
+void ukernel_avx2_6x8_rows(UKERNEL_ROWS_ARGS(double));
+void ukernel_avx512_12x32_rows(UKERNEL_ROWS_ARGS(float));
+void ukernel_avx512_12x16_rows(UKERNEL_ROWS_ARGS(double));
 /* arm64 Advanced SIMD (NEON): 24 of the 32 128-bit registers hold the tile. */
 void ukernel_neon_8x12(UKERNEL_ARGS(float));
 void ukernel_neon_8x6(UKERNEL_ARGS(double));
@@ -94,15 +102,19 @@ void ukernel_neon_8x6(UKERNEL_ARGS(double));
 typedef double real;
 #define MM(rung) mm_##rung##_d
 #define UKERNEL_AVX2 ukernel_avx2_6x8
+#define UKERNEL_AVX2_ROWS ukernel_avx2_6x8_rows
 #define UKERNEL_AVX512 ukernel_avx512_12x16
 #define UKERNEL_AVX512_HALF ukernel_avx512_12x16_half
+#define UKERNEL_AVX512_ROWS ukernel_avx512_12x16_rows
 #define UKERNEL_NEON ukernel_neon_8x6
 #else
 typedef float real;
 #define MM(rung) mm_##rung##_s
 #define UKERNEL_AVX2 ukernel_avx2_6x16
+#define UKERNEL_AVX2_ROWS ukernel_avx2_6x16_rows
 #define UKERNEL_AVX512 ukernel_avx512_12x32
 #define UKERNEL_AVX512_HALF ukernel_avx512_12x32_half
+#define UKERNEL_AVX512_ROWS ukernel_avx512_12x32_rows
 #define UKERNEL_NEON ukernel_neon_8x12
 #endif
 

@@ -15,10 +15,12 @@
 #include <immintrin.h>
 
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define A_ROW(i) ((i) < 3 ? a0 : a3)  /* a constant choice */
 _Static_assert(UK_AVX2_MR == 6, "ROWS lists the micro-kernel's MR rows");
 
-LADDER_TARGET_AVX2 void ukernel_avx2_6x16(size_t kc, const float *Ap, const float *Bp, float *C, size_t ldc,
-                    int accumulate, const char *warm)
+LADDER_TARGET_AVX2 static inline __attribute__((always_inline)) void
+tile_s(size_t kc, const float *Ap, size_t rs_a, size_t cs_a, const float *Bp, float *C, size_t ldc,
+       int accumulate, const char *warm)
 {
 #define ZERO(i) __m256 c##i##a = _mm256_setzero_ps(), c##i##b = _mm256_setzero_ps();
     ROWS(ZERO)
@@ -29,14 +31,17 @@ LADDER_TARGET_AVX2 void ukernel_avx2_6x16(size_t kc, const float *Ap, const floa
     const size_t warm_step = warm ? UK_WARM_BYTES_PER_K : 0;  /* none: Bp's line, in L1 */
     if (!warm)
         warm = (const char *)Bp;
+    /* rows 0-2 of A are read from a0 at 0, rs_a and 2 rs_a, rows 3-5 from a3: x86 addressing
+     * (base + index * 1 or 2) reaches them from two pointers */
+    const float *a0 = Ap, *a3 = Ap + 3 * rs_a;
 #pragma GCC unroll 4
-    for (size_t k = 0; k < kc; k++, Ap += UK_AVX2_MR, Bp += UK_AVX2_NR_S) {
+    for (size_t k = 0; k < kc; k++, a0 += cs_a, a3 += cs_a, Bp += UK_AVX2_NR_S) {
         _mm_prefetch(warm, _MM_HINT_T1);
         warm += warm_step;
         const __m256 b0 = _mm256_loadu_ps(Bp), b1 = _mm256_loadu_ps(Bp + 8);
 #define FMA_ROW(i)                                                                      \
         {                                                                               \
-            const __m256 a = _mm256_broadcast_ss(Ap + i);                               \
+            const __m256 a = _mm256_broadcast_ss(A_ROW(i) + (i) % 3 * rs_a);            \
             c##i##a = _mm256_fmadd_ps(a, b0, c##i##a);                                  \
             c##i##b = _mm256_fmadd_ps(a, b1, c##i##b);                                  \
         }
@@ -58,8 +63,21 @@ LADDER_TARGET_AVX2 void ukernel_avx2_6x16(size_t kc, const float *Ap, const floa
 #undef ZERO
 }
 
-LADDER_TARGET_AVX2 void ukernel_avx2_6x8(size_t kc, const double *Ap, const double *Bp, double *C, size_t ldc,
+LADDER_TARGET_AVX2 void ukernel_avx2_6x16(size_t kc, const float *Ap, const float *Bp, float *C, size_t ldc,
                     int accumulate, const char *warm)
+{
+    tile_s(kc, Ap, 1, UK_AVX2_MR, Bp, C, ldc, accumulate, warm);
+}
+
+LADDER_TARGET_AVX2 void ukernel_avx2_6x16_rows(size_t kc, const float *A, size_t lda, const float *Bp, float *C,
+                    size_t ldc, int accumulate, const char *warm)
+{
+    tile_s(kc, A, lda, 1, Bp, C, ldc, accumulate, warm);
+}
+
+LADDER_TARGET_AVX2 static inline __attribute__((always_inline)) void
+tile_d(size_t kc, const double *Ap, size_t rs_a, size_t cs_a, const double *Bp, double *C, size_t ldc,
+       int accumulate, const char *warm)
 {
 #define ZERO(i) __m256d c##i##a = _mm256_setzero_pd(), c##i##b = _mm256_setzero_pd();
     ROWS(ZERO)
@@ -70,14 +88,17 @@ LADDER_TARGET_AVX2 void ukernel_avx2_6x8(size_t kc, const double *Ap, const doub
     const size_t warm_step = warm ? UK_WARM_BYTES_PER_K : 0;  /* none: Bp's line, in L1 */
     if (!warm)
         warm = (const char *)Bp;
+    /* rows 0-2 of A are read from a0 at 0, rs_a and 2 rs_a, rows 3-5 from a3: x86 addressing
+     * (base + index * 1 or 2) reaches them from two pointers */
+    const double *a0 = Ap, *a3 = Ap + 3 * rs_a;
 #pragma GCC unroll 4
-    for (size_t k = 0; k < kc; k++, Ap += UK_AVX2_MR, Bp += UK_AVX2_NR_D) {
+    for (size_t k = 0; k < kc; k++, a0 += cs_a, a3 += cs_a, Bp += UK_AVX2_NR_D) {
         _mm_prefetch(warm, _MM_HINT_T1);
         warm += warm_step;
         const __m256d b0 = _mm256_loadu_pd(Bp), b1 = _mm256_loadu_pd(Bp + 4);
 #define FMA_ROW(i)                                                                      \
         {                                                                               \
-            const __m256d a = _mm256_broadcast_sd(Ap + i);                              \
+            const __m256d a = _mm256_broadcast_sd(A_ROW(i) + (i) % 3 * rs_a);           \
             c##i##a = _mm256_fmadd_pd(a, b0, c##i##a);                                  \
             c##i##b = _mm256_fmadd_pd(a, b1, c##i##b);                                  \
         }
@@ -97,6 +118,18 @@ LADDER_TARGET_AVX2 void ukernel_avx2_6x8(size_t kc, const double *Ap, const doub
     ROWS(STORE_ROW)
 #undef STORE_ROW
 #undef ZERO
+}
+
+LADDER_TARGET_AVX2 void ukernel_avx2_6x8(size_t kc, const double *Ap, const double *Bp, double *C, size_t ldc,
+                    int accumulate, const char *warm)
+{
+    tile_d(kc, Ap, 1, UK_AVX2_MR, Bp, C, ldc, accumulate, warm);
+}
+
+LADDER_TARGET_AVX2 void ukernel_avx2_6x8_rows(size_t kc, const double *A, size_t lda, const double *Bp, double *C,
+                    size_t ldc, int accumulate, const char *warm)
+{
+    tile_d(kc, A, lda, 1, Bp, C, ldc, accumulate, warm);
 }
 
 #endif

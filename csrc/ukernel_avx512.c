@@ -16,11 +16,12 @@
 #include <immintrin.h>
 
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define A_ROW(i) ((i) < 3 ? a0 : (i) < 6 ? a3 : (i) < 9 ? a6 : a9)  /* a constant choice */
 _Static_assert(UK_AVX512_MR == 12, "ROWS lists the micro-kernel's MR rows");
 
 LADDER_TARGET_AVX512 static inline __attribute__((always_inline)) void
-tile_s(const int rows, size_t kc, const float *Ap, const float *Bp, float *C, size_t ldc,
-       int accumulate, const char *warm)
+tile_s(const int rows, size_t kc, const float *Ap, size_t rs_a, size_t cs_a, const float *Bp,
+       float *C, size_t ldc, int accumulate, const char *warm)
 {
 #define ZERO(i) __m512 c##i##a = _mm512_setzero_ps(), c##i##b = _mm512_setzero_ps();
     ROWS(ZERO)
@@ -31,14 +32,18 @@ tile_s(const int rows, size_t kc, const float *Ap, const float *Bp, float *C, si
     const size_t warm_step = warm ? UK_WARM_BYTES_PER_K : 0;  /* none: Bp's line, in L1 */
     if (!warm)
         warm = (const char *)Bp;
+    /* rows 3j..3j+2 of A are read from a##3j at 0, rs_a and 2 rs_a: four pointers, and
+     * x86 addressing (base + index * 1 or 2) reaches the other rows, where twelve row
+     * pointers would not fit in the registers */
+    const float *a0 = Ap, *a3 = Ap + 3 * rs_a, *a6 = Ap + 6 * rs_a, *a9 = Ap + 9 * rs_a;
 #pragma GCC unroll 4
-    for (size_t k = 0; k < kc; k++, Ap += UK_AVX512_MR, Bp += UK_AVX512_NR_S) {
+    for (size_t k = 0; k < kc; k++, a0 += cs_a, a3 += cs_a, a6 += cs_a, a9 += cs_a, Bp += UK_AVX512_NR_S) {
         _mm_prefetch(warm, _MM_HINT_T1);
         warm += warm_step;
         const __m512 b0 = _mm512_loadu_ps(Bp), b1 = _mm512_loadu_ps(Bp + 16);
 #define FMA_ROW(i)                                                                      \
         if (i < rows) {                                                                 \
-            const __m512 a = _mm512_set1_ps(Ap[i]);                                     \
+            const __m512 a = _mm512_set1_ps(A_ROW(i)[(i) % 3 * rs_a]);                  \
             c##i##a = _mm512_fmadd_ps(a, b0, c##i##a);                                  \
             c##i##b = _mm512_fmadd_ps(a, b1, c##i##b);                                  \
         }
@@ -64,19 +69,26 @@ LADDER_TARGET_AVX512
 void ukernel_avx512_12x32(size_t kc, const float *Ap, const float *Bp, float *C, size_t ldc,
                       int accumulate, const char *warm)
 {
-    tile_s(UK_AVX512_MR, kc, Ap, Bp, C, ldc, accumulate, warm);
+    tile_s(UK_AVX512_MR, kc, Ap, 1, UK_AVX512_MR, Bp, C, ldc, accumulate, warm);
+}
+
+LADDER_TARGET_AVX512
+void ukernel_avx512_12x32_rows(size_t kc, const float *A, size_t lda, const float *Bp, float *C,
+                               size_t ldc, int accumulate, const char *warm)
+{
+    tile_s(UK_AVX512_MR, kc, A, lda, 1, Bp, C, ldc, accumulate, warm);
 }
 
 LADDER_TARGET_AVX512
 void ukernel_avx512_12x32_half(size_t kc, const float *Ap, const float *Bp, float *C, size_t ldc,
                            int accumulate, const char *warm)
 {
-    tile_s(UK_AVX512_MR / 2, kc, Ap, Bp, C, ldc, accumulate, warm);
+    tile_s(UK_AVX512_MR / 2, kc, Ap, 1, UK_AVX512_MR, Bp, C, ldc, accumulate, warm);
 }
 
 LADDER_TARGET_AVX512 static inline __attribute__((always_inline)) void
-tile_d(const int rows, size_t kc, const double *Ap, const double *Bp, double *C, size_t ldc,
-       int accumulate, const char *warm)
+tile_d(const int rows, size_t kc, const double *Ap, size_t rs_a, size_t cs_a, const double *Bp,
+       double *C, size_t ldc, int accumulate, const char *warm)
 {
 #define ZERO(i) __m512d c##i##a = _mm512_setzero_pd(), c##i##b = _mm512_setzero_pd();
     ROWS(ZERO)
@@ -87,14 +99,18 @@ tile_d(const int rows, size_t kc, const double *Ap, const double *Bp, double *C,
     const size_t warm_step = warm ? UK_WARM_BYTES_PER_K : 0;  /* none: Bp's line, in L1 */
     if (!warm)
         warm = (const char *)Bp;
+    /* rows 3j..3j+2 of A are read from a##3j at 0, rs_a and 2 rs_a: four pointers, and
+     * x86 addressing (base + index * 1 or 2) reaches the other rows, where twelve row
+     * pointers would not fit in the registers */
+    const double *a0 = Ap, *a3 = Ap + 3 * rs_a, *a6 = Ap + 6 * rs_a, *a9 = Ap + 9 * rs_a;
 #pragma GCC unroll 4
-    for (size_t k = 0; k < kc; k++, Ap += UK_AVX512_MR, Bp += UK_AVX512_NR_D) {
+    for (size_t k = 0; k < kc; k++, a0 += cs_a, a3 += cs_a, a6 += cs_a, a9 += cs_a, Bp += UK_AVX512_NR_D) {
         _mm_prefetch(warm, _MM_HINT_T1);
         warm += warm_step;
         const __m512d b0 = _mm512_loadu_pd(Bp), b1 = _mm512_loadu_pd(Bp + 8);
 #define FMA_ROW(i)                                                                      \
         if (i < rows) {                                                                 \
-            const __m512d a = _mm512_set1_pd(Ap[i]);                                    \
+            const __m512d a = _mm512_set1_pd(A_ROW(i)[(i) % 3 * rs_a]);                 \
             c##i##a = _mm512_fmadd_pd(a, b0, c##i##a);                                  \
             c##i##b = _mm512_fmadd_pd(a, b1, c##i##b);                                  \
         }
@@ -120,14 +136,21 @@ LADDER_TARGET_AVX512
 void ukernel_avx512_12x16(size_t kc, const double *Ap, const double *Bp, double *C, size_t ldc,
                       int accumulate, const char *warm)
 {
-    tile_d(UK_AVX512_MR, kc, Ap, Bp, C, ldc, accumulate, warm);
+    tile_d(UK_AVX512_MR, kc, Ap, 1, UK_AVX512_MR, Bp, C, ldc, accumulate, warm);
+}
+
+LADDER_TARGET_AVX512
+void ukernel_avx512_12x16_rows(size_t kc, const double *A, size_t lda, const double *Bp,
+                               double *C, size_t ldc, int accumulate, const char *warm)
+{
+    tile_d(UK_AVX512_MR, kc, A, lda, 1, Bp, C, ldc, accumulate, warm);
 }
 
 LADDER_TARGET_AVX512
 void ukernel_avx512_12x16_half(size_t kc, const double *Ap, const double *Bp, double *C, size_t ldc,
                            int accumulate, const char *warm)
 {
-    tile_d(UK_AVX512_MR / 2, kc, Ap, Bp, C, ldc, accumulate, warm);
+    tile_d(UK_AVX512_MR / 2, kc, Ap, 1, UK_AVX512_MR, Bp, C, ldc, accumulate, warm);
 }
 
 #endif

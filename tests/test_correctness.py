@@ -174,3 +174,35 @@ def test_few_rows_on_several_threads(m, n, k, threads, dtype):
     c = ml.matmul(a, b, kernel="c_omp", threads=threads)
     assert_matmul_close(c, a, b)
     np.testing.assert_array_equal(c, ml.matmul(a, b, kernel="c_omp", threads=threads))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("isa", ["avx2", "avx512"])
+def test_small_a_read_in_place(isa, dtype):
+    """A no larger than one packed block is read where it lies (a_in_place in blis_loops.h):
+    full MR-row tiles straight from A's rows, the last rows packed; rows of A farther apart
+    than K (a column slice), and rows 4 KiB apart (packed instead), on 1 and 2 threads."""
+    if isa not in ml.build_info()["simd"]["compiled"] or not _cpu_runs(isa):
+        pytest.skip(f"{isa} not usable here")
+    rng = np.random.default_rng(12)
+    itemsize = np.dtype(dtype).itemsize
+    wide = random_matrix(rng, 40, 4096 // itemsize, dtype)
+    cases = [(random_matrix(rng, 37, 50, dtype), 29),   # rows K apart, a tail of rows
+             (random_matrix(rng, 24, 90, dtype)[:, 3:80], 41),  # rows 90 apart, K = 77
+             (wide[:, :33], 17)]                         # rows 4 KiB apart
+    previous = ml.build_info()["simd"]["active"]
+    try:
+        ml.set_simd_isa(isa)
+        for a, n in cases:
+            b = random_matrix(rng, a.shape[1], n, dtype)
+            for kernel, threads in [("c_simd", 1), ("c_omp", 1), ("c_omp", 2)]:
+                if next(i for i in ml.kernels() if i.name == kernel).available:
+                    assert_matmul_close(ml.matmul(a, b, kernel=kernel, threads=threads), a, b)
+    finally:
+        ml.set_simd_isa(previous)
+
+
+def _cpu_runs(isa):
+    order = ["none", "avx2", "avx512"]
+    best = ml.build_info()["simd"]["usable"]
+    return best in order and order.index(best) >= order.index(isa)
