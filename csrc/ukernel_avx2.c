@@ -6,7 +6,8 @@
  * touched only at the end. As in ukernel_avx512.c, the accumulators are named variables
  * (c0a ... c5b), one row each per ROWS(X) expansion, so that gcc keeps them in registers.
  * The k loop is unrolled 4 times, so that the loop's own instructions do not take issue
- * slots from the FMAs.
+ * slots from the FMAs. As in ukernel_avx512.c, A(i, k) is read at Ap[i * rs_a + k * cs_a]:
+ * packed (rs_a = 1, cs_a = MR), or in place for a small A (the _rows kernels, rs_a = lda).
  * Each function is compiled for AVX2/FMA (LADDER_TARGET_AVX2), whatever the global flags,
  * and called only after ladder_best_isa() has checked the CPU, so older CPUs never see
  * these instructions. On other CPUs this file compiles to nothing. */

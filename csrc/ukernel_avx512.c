@@ -8,7 +8,9 @@
  * Each kernel is written once, for `rows` rows, and built twice: 12 rows, and 6 for tiles
  * of at most 6 rows at the bottom edge of C (M = 64 is 5 tiles of 12 and one of 4, which
  * the 12-row kernel computes at 1/3 use). `rows` is a constant in each caller, so gcc
- * drops the code of the rows past it.
+ * drops the code of the rows past it. It reads A(i, k) at Ap[i * rs_a + k * cs_a]: packed
+ * (rs_a = 1, cs_a = MR, constants, so the code is that of a packed kernel), or, in the
+ * _rows kernels, A where it lies (rs_a = lda, cs_a = 1) for a small A left unpacked.
  * Each function is compiled for AVX-512F (LADDER_TARGET_AVX512) and called only after the
  * CPU check. On other CPUs this file compiles to nothing. */
 #include "ladder.h"
