@@ -6,7 +6,7 @@ restrict-qualified, as c_blocked's are: Cython has no keyword for C's `restrict`
 pointer types below name it in the C they are written as. With it the compiler knows that
 storing to a row of C cannot change A or B, and so it may load B's rows and A's element once
 per step and unroll k by two (one load and store of C for two rows of B), as it does for
-c_blocked. Without it the Cython rung ran at 0.68-0.76x c_blocked (docs/cython.md).
+c_blocked (the measurements: docs/cython.md).
 """
 
 cdef extern from *:
