@@ -1,12 +1,16 @@
 /* The C ladder's check on a CPU the project cannot run natively: every C rung (c_naive,
- * c_ikj, c_blocked, c_simd, c_omp), the NEON micro-kernel, and every C rung of the 3x3
- * convolution ladder (csrc/conv/: its NEON vector code), in both element types, on edge
- * shapes, against a long-double reference, with the bound of matmul_ladder.check:
+ * c_ikj, c_blocked, c_simd, c_omp, c_strassen), the NEON micro-kernel, and every C rung of
+ * the 3x3 convolution ladder (csrc/conv/: its NEON vector code), in both element types, on
+ * edge shapes, under extreme blocks, against a long-double reference, with the bound of
+ * matmul_ladder.check:
  *
- *     |C - C_ref| <= 2 * K * eps * (|A| @ |B|)    elementwise (K = 9 for the convolution).
+ *     |C - C_ref| <= 2 * K * eps * (|A| @ |B|)    elementwise (K = 9 for the convolution),
  *
+ * times 3 per level for c_strassen (as tests/test_strassen.py).
  * Built by run.sh with a cross compiler and run under qemu-user (tests/test_aarch64.py);
- * it builds and runs natively too. Exit status 0 if every check passes. */
+ * it builds and runs natively too (CROSS_CC=gcc QEMU= run.sh), where it checks every
+ * micro-kernel ISA the CPU runs in turn (x86-64: AVX-512, then AVX2), as tools/mutate.py
+ * does for the C rungs. Exit status 0 if every check passes. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -27,7 +31,8 @@ static double uniform(unsigned long long *state) /* in [-1, 1) */
  * entry out of bound. T is float or double. */
 #define DEFINE_CHECK(T, S, EPS)                                                          \
     static void check_##S(const char *what, size_t M, size_t N, size_t K, const T *A,    \
-                          size_t lda, const T *B, size_t ldb, const T *C, size_t ldc)     \
+                          size_t lda, const T *B, size_t ldb, const T *C, size_t ldc,     \
+                          long double scale)                                             \
     {                                                                                    \
         checks++;                                                                        \
         for (size_t i = 0; i < M; i++)                                                   \
@@ -38,10 +43,10 @@ static double uniform(unsigned long long *state) /* in [-1, 1) */
                     mag += fabsl((long double)A[i * lda + k] * B[k * ldb + j]);          \
                 }                                                                        \
                 const long double err = fabsl((long double)C[i * ldc + j] - ref);        \
-                if (!(err <= 2.0L * K * EPS * mag)) {                                    \
+                if (!(err <= scale * 2.0L * K * EPS * mag)) {                            \
                     printf("FAIL %s %s M=%zu N=%zu K=%zu: C[%zu][%zu] = %g, expected "   \
                            "%Lg +- %Lg\n", what, #T, M, N, K, i, j, (double)C[i * ldc + j], \
-                           ref, 2.0L * K * EPS * mag);                                   \
+                           ref, scale * 2.0L * K * EPS * mag);                           \
                     failures++;                                                          \
                     return;                                                              \
                 }                                                                        \
@@ -51,7 +56,10 @@ DEFINE_CHECK(float, s, FLT_EPSILON)
 DEFINE_CHECK(double, d, DBL_EPSILON)
 
 /* Every rung on one shape, with row strides past the widths (lda = K + 3, ...), so that
- * views are covered; C starts as garbage, which every rung must overwrite. */
+ * views are covered; C starts as garbage, which every rung must overwrite. c_strassen runs
+ * with one level forced (1 thread) and two (3 threads): its odd-size peeling on every
+ * shape, held to 3x and 9x the bound. */
+#define RUNG_COUNT 8
 #define DEFINE_RUNGS(T, S)                                                               \
     static void rungs_##S(size_t M, size_t N, size_t K, unsigned long long seed)         \
     {                                                                                    \
@@ -61,18 +69,22 @@ DEFINE_CHECK(double, d, DBL_EPSILON)
         for (size_t i = 0; i < M * lda; i++) A[i] = (T)uniform(&seed);                   \
         for (size_t i = 0; i < K * ldb; i++) B[i] = (T)uniform(&seed);                   \
         char what[64];                                                                   \
-        for (int rung = 0; rung < 6; rung++) {                                           \
+        for (int rung = 0; rung < RUNG_COUNT; rung++) {                                  \
             for (size_t i = 0; i < M * ldc; i++) C[i] = (T)NAN;                          \
             int status = 0;                                                              \
-            const char *name[6] = {"c_naive", "c_ikj", "c_blocked", "c_simd",            \
-                                   "c_omp(1)", "c_omp(3)"};                              \
+            const char *name[RUNG_COUNT] = {"c_naive", "c_ikj", "c_blocked", "c_simd",   \
+                                            "c_omp(1)", "c_omp(3)", "c_strassen(1 level)", \
+                                            "c_strassen(2 levels, 3 threads)"};          \
+            const long double scale[RUNG_COUNT] = {1, 1, 1, 1, 1, 1, 3, 9};              \
             switch (rung) {                                                              \
             case 0: mm_naive_##S(M, N, K, A, lda, B, ldb, C, ldc); break;                \
             case 1: mm_ikj_##S(M, N, K, A, lda, B, ldb, C, ldc); break;                  \
             case 2: mm_blocked_##S(M, N, K, A, lda, B, ldb, C, ldc); break;              \
             case 3: status = mm_simd_##S(M, N, K, A, lda, B, ldb, C, ldc); break;        \
             case 4: status = mm_omp_##S(M, N, K, A, lda, B, ldb, C, ldc, 1); break;      \
-            default: status = mm_omp_##S(M, N, K, A, lda, B, ldb, C, ldc, 3); break;     \
+            case 5: status = mm_omp_##S(M, N, K, A, lda, B, ldb, C, ldc, 3); break;      \
+            case 6: status = mm_strassen_##S(M, N, K, A, lda, B, ldb, C, ldc, 1, 1); break; \
+            default: status = mm_strassen_##S(M, N, K, A, lda, B, ldb, C, ldc, 3, 2); break; \
             }                                                                            \
             snprintf(what, sizeof what, "%s", name[rung]);                               \
             if (status != 0) {                                                           \
@@ -82,7 +94,7 @@ DEFINE_CHECK(double, d, DBL_EPSILON)
                 checks++;                                                                \
                 continue;                                                                \
             }                                                                            \
-            check_##S(what, M, N, K, A, lda, B, ldb, C, ldc);                            \
+            check_##S(what, M, N, K, A, lda, B, ldb, C, ldc, scale[rung]);               \
         }                                                                                \
         free(A), free(B), free(C);                                                       \
     }
@@ -103,10 +115,10 @@ DEFINE_RUNGS(double, d)
         for (size_t i = 0; i < mr; i++) /* A row-major, from the packed column order */  \
             for (size_t k = 0; k < kc; k++) A[i * kc + k] = Ap[k * mr + i];              \
         KERNEL(kc, Ap, Bp, C, ldc, 0, NULL);                                             \
-        check_##S("ukernel", mr, nr, kc, A, kc, Bp, nr, C, ldc);                         \
+        check_##S("ukernel", mr, nr, kc, A, kc, Bp, nr, C, ldc, 1);                      \
         KERNEL(kc, Ap, Bp, C, ldc, 1, NULL); /* C = 2 * A @ B */                         \
         for (size_t i = 0; i < mr * ldc; i++) twice[i] = C[i] / 2;                       \
-        check_##S("ukernel accumulate", mr, nr, kc, A, kc, Bp, nr, twice, ldc);          \
+        check_##S("ukernel accumulate", mr, nr, kc, A, kc, Bp, nr, twice, ldc, 1);       \
         free(Ap), free(Bp), free(C), free(A), free(twice);                               \
     }
 #if defined(LADDER_ARM64)
@@ -114,12 +126,16 @@ DEFINE_UKERNEL(float, s, ukernel_neon_8x12, UK_NEON_NR_S)
 DEFINE_UKERNEL(double, d, ukernel_neon_8x6, UK_NEON_NR_D)
 #endif
 
-/* Every convolution rung on an H x W image (row stride W + 5, output stride W + 1). */
+/* Every convolution rung on an H x W image (row stride W + 5, output stride W + 1); with
+ * `aligned`, the output 64-byte aligned with a row stride of whole 64-byte lines, so that
+ * conv_c_strips takes its streaming stores. */
 #define DEFINE_CONV(T, S, EPS)                                                           \
-    static void conv_##S(size_t H, size_t W, unsigned long long seed)                    \
+    static void conv_##S(size_t H, size_t W, unsigned long long seed, int aligned)       \
     {                                                                                    \
-        const size_t ldx = W + 5, ldy = W + 1, Ho = H - 2, Wo = W - 2;                   \
-        T *x = malloc(H * ldx * sizeof(T)), *y = malloc(Ho * ldy * sizeof(T)), w[9];     \
+        const size_t Ho = H - 2, Wo = W - 2, line = 64 / sizeof(T);                      \
+        const size_t ldx = W + 5, ldy = aligned ? (Wo + line - 1) / line * line : W + 1; \
+        T *x = malloc(H * ldx * sizeof(T)), w[9];                                        \
+        T *y = aligned ? aligned_alloc(64, Ho * ldy * sizeof(T)) : malloc(Ho * ldy * sizeof(T)); \
         for (size_t i = 0; i < H * ldx; i++) x[i] = (T)uniform(&seed);                   \
         for (int k = 0; k < 9; k++) w[k] = (T)uniform(&seed);                            \
         for (int rung = 0; rung < 7; rung++) {                                           \
@@ -144,8 +160,9 @@ DEFINE_UKERNEL(double, d, ukernel_neon_8x6, UK_NEON_NR_D)
                             mag += fabsl(t);                                             \
                         }                                                                \
                     if (!(fabsl(y[i * ldy + j] - ref) <= 2.0L * 9 * EPS * mag)) {         \
-                        printf("FAIL conv rung %d %s %zu x %zu: y[%zu][%zu] = %g, expected " \
-                               "%Lg\n", rung + 1, #T, H, W, i, j, (double)y[i * ldy + j], ref); \
+                        printf("FAIL conv rung %d %s %zu x %zu%s: y[%zu][%zu] = %g, expected " \
+                               "%Lg\n", rung + 1, #T, H, W, aligned ? " (aligned)" : "", i, j, \
+                               (double)y[i * ldy + j], ref);                             \
                         failures++;                                                      \
                         i = Ho;                                                          \
                         break;                                                           \
@@ -170,6 +187,39 @@ static void all_shapes(const char *blocks)
         rungs_s(shapes[s][0], shapes[s][1], shapes[s][2], 1 + s);
         rungs_d(shapes[s][0], shapes[s][1], shapes[s][2], 101 + s);
     }
+}
+
+/* Every check of the matmul and convolution rungs with the active micro-kernel ISA. */
+static void all_rungs(void)
+{
+    for (size_t elem = 4; elem <= 8; elem += 4) {  /* the model's blocks and tiles */
+        ladder_set_gemm_blocking(elem, 0, 0, 0);
+        ladder_set_blocked_tiles(elem, 0, 0);
+    }
+    all_shapes("from the cache model");
+    /* Many blocks on small shapes: MC = 2 MR, KC = 16, NC = 2 NR; c_blocked KB 16, NB 32. */
+    ladder_set_gemm_blocking(4, 16, 16, 24);
+    ladder_set_gemm_blocking(8, 16, 16, 12);
+    ladder_set_blocked_tiles(4, 16, 32);
+    ladder_set_blocked_tiles(8, 16, 32);
+    all_shapes("MC 16, KC 16, NC 2 NR; KB 16, NB 32");
+    /* The extreme: MC = MR, KC = 8, NC = NR; c_blocked KB 8, NB 16. */
+    ladder_set_gemm_blocking(4, 1, 8, 1);
+    ladder_set_gemm_blocking(8, 1, 8, 1);
+    ladder_set_blocked_tiles(4, 8, 16);
+    ladder_set_blocked_tiles(8, 8, 16);
+    all_shapes("MC = MR, KC = 8, NC = NR; KB 8, NB 16");
+    /* the convolution: every column remainder of the 4- and 2-wide vectors, bands of 4, and
+     * an image wider than conv_c_strips' strip of 4096 columns; the third column: 1 to run
+     * it with an aligned output too */
+    static const size_t images[][3] = {{3, 3, 0}, {4, 4, 0}, {17, 5, 0}, {5, 17, 0},
+                                       {7, 10, 1}, {11, 11, 0}, {6, 37, 1}, {129, 257, 0},
+                                       {12, 1031, 1}, {7, 4203, 1}};
+    for (size_t s = 0; s < sizeof images / sizeof images[0]; s++)
+        for (int aligned = 0; aligned <= (int)images[s][2]; aligned++) {
+            conv_s(images[s][0], images[s][1], 300 + s, aligned);
+            conv_d(images[s][0], images[s][1], 400 + s, aligned);
+        }
 }
 
 int main(void)
@@ -198,23 +248,22 @@ int main(void)
         ukernel_s(depths[i]);
         ukernel_d(depths[i]);
     }
-#endif
-    all_shapes("from the cache model");
-    /* Many blocks on small shapes: MC = 2 MR, KC = 16, NC = 2 NR. */
-    ladder_set_gemm_blocking(4, 16, 16, 24);
-    ladder_set_gemm_blocking(8, 16, 16, 12);
-    all_shapes("MC 16, KC 16, NC 2 NR");
-    /* The extreme: MC = MR, KC = 8, NC = NR. */
-    ladder_set_gemm_blocking(4, 1, 8, 1);
-    ladder_set_gemm_blocking(8, 1, 8, 1);
-    all_shapes("MC = MR, KC = 8, NC = NR");
-    /* the convolution: every column remainder of the 4- and 2-wide vectors, bands of 4 */
-    static const size_t images[][2] = {{3, 3}, {4, 4}, {17, 5}, {5, 17}, {7, 10}, {11, 11},
-                                       {6, 37}, {129, 257}, {12, 1031}};
-    for (size_t s = 0; s < sizeof images / sizeof images[0]; s++) {
-        conv_s(images[s][0], images[s][1], 300 + s);
-        conv_d(images[s][0], images[s][1], 400 + s);
+    all_rungs();
+#else
+    /* every micro-kernel ISA this CPU runs, the best first (x86-64: AVX-512, AVX2); with
+     * none, the packing rungs' status -1 is reported as failures */
+    int ran = 0;
+    for (int next = isa; next > LADDER_ISA_NONE; next--) {
+        if (!ladder_isa_compiled(next) || ladder_set_isa(next) != 0)
+            continue;
+        printf("ISA %d:\n", next);
+        all_rungs();
+        ran++;
     }
+    ladder_set_isa(isa);
+    if (!ran)
+        all_rungs();
+#endif
     printf("%d checks, %d failures\n", checks, failures);
     return failures != 0;
 }

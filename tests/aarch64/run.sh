@@ -16,7 +16,7 @@ for f in cpu blocking scratch ukernel_avx2 ukernel_avx512 ukernel_neon fma_peak 
     "$CROSS_CC" "${flags[@]}" -c "$src/$f.c" -o "$out/$f.o"
     objs+=("$out/$f.o")
 done
-for rung in 1_naive 2_ikj 3_blocked 4_simd 5_omp few_rows; do
+for rung in 1_naive 2_ikj 3_blocked 4_simd 5_omp 6_strassen few_rows; do
     "$CROSS_CC" "${flags[@]}" -c "$src/$rung.c" -o "$out/${rung}_s.o"
     "$CROSS_CC" "${flags[@]}" -DLADDER_DOUBLE -c "$src/$rung.c" -o "$out/${rung}_d.o"
     objs+=("$out/${rung}_s.o" "$out/${rung}_d.o")
