@@ -1,7 +1,9 @@
 """The GPU kernels (CUDA rungs and the cuBLAS baselines) against cuBLAS, on odd shapes.
 Marked `gpu`; skipped with the reason where there is no CUDA GPU or CuPy. The tensor-core
-rungs that round their inputs (TF32, BF16) are held to the bound of that precision; a rung
-this GPU cannot run (wgmma off Hopper) is skipped with its reason."""
+rungs are held to the bounds of their precision (check.PRECISIONS: a rung that rounds its
+inputs is judged against the product of the rounded inputs, summed to FP32's accuracy); a rung
+this GPU cannot run (wgmma off Hopper) is skipped with its reason. Planted faults in each
+rung's answer, checked on the GPU, must be caught."""
 import numpy as np
 import pytest
 
@@ -41,7 +43,7 @@ def test_gpu_kernel_matches_cublas(kernel, shape):
     problem = Reference(a, b).violations(cupy.asnumpy(c), precision)
     assert not problem, problem
     if precision:
-        return
+        return  # rounded inputs: the check above is against their own product
     np.testing.assert_allclose(cupy.asnumpy(c), cupy.asnumpy(cupy.asarray(a) @ cupy.asarray(b)),
                                rtol=1e-4, atol=1e-4 * max(k, 1))
 
@@ -58,9 +60,10 @@ def test_gpu_kernel_on_strided_views(kernel):
     assert not problem, problem
 
 
-def test_3xtf32_reaches_fp32_accuracy_where_tf32_does_not():
-    """The big/small split is what buys FP32 accuracy: on the same inputs, one TF32 pass
-    misses the FP32 bound and three passes meet it."""
+def test_3xtf32_meets_the_fp32_bounds_at_short_k_where_tf32_does_not():
+    """The big/small split is what buys the accuracy: at K = 64, one TF32 pass misses the FP32
+    bounds and three passes meet them. (At large K the tensor cores' truncated sums grow as K:
+    docs/accuracy.md.)"""
     import cupy
     runnable("cuda_3xtf32")
     rng = np.random.default_rng(5)
@@ -94,3 +97,27 @@ def test_cuda_rungs_refuse_float64_and_numpy(kernel):
         ml.matmul(cupy.ones((2, 2)), cupy.ones((2, 2)), kernel=kernel)
     with pytest.raises(TypeError, match="cupy.asarray"):
         ml.matmul(np.ones((2, 2), np.float32), np.ones((2, 2), np.float32), kernel=kernel)
+
+
+@pytest.mark.parametrize("k", [64, 4099])
+@pytest.mark.parametrize("kernel", [k.name for k in GPU])
+def test_planted_faults_in_a_gpu_answer_are_caught_on_the_gpu(kernel, k):
+    """The kernel's own answer passes; that answer with a fault planted in it does not, with
+    the reference computed from CuPy arrays (as the harness and cuda_ladder.py do)."""
+    import cupy
+    precision = runnable(kernel)
+    rng = np.random.default_rng(k)
+    a = cupy.asarray(rng.standard_normal((256, k)).astype(np.float32))
+    b = cupy.asarray(rng.standard_normal((k, 256)).astype(np.float32))
+    ref = Reference(a, b)
+    c = ml.matmul(a, b, kernel=kernel)
+    assert not ref.violations(c, precision), ref.violations(c, precision)
+    tile = c.copy()
+    tile[128:256, :] = c[:128, :]                      # a block tile written to the wrong place
+    tail = ml.matmul(a[:, :k - 3], b[:k - 3], kernel=kernel)    # the K tail dropped
+    lost = c.copy()
+    lost[0, 0] = cupy.nan
+    wrong = {"zeros": cupy.zeros_like(c), "twice": 2 * c, "one wrong tile": tile,
+             "K tail dropped": tail, "a NaN where none is": lost}
+    for name, answer in wrong.items():
+        assert ref.violations(answer, precision), f"{kernel} K={k}: {name} passed"

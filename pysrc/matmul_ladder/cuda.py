@@ -3,9 +3,10 @@ nothing needs nvcc at install. A wheel carries the sources as package data (cuda
 take and return CuPy float32 arrays.
 
 Rungs 1-7 compute in FP32 on the SIMT pipes; rungs 8-10 on the tensor cores: 8 in TF32, 9 in
-three TF32 passes at FP32 accuracy, 10 in BF16 with Hopper's wgmma and TMA (sm_90a only; its
-tensor-memory descriptors are built with cuda-python). `precision` names the rounding of the
-inputs, which sets each rung's error bound (check.EPSILON).
+three TF32 passes (each input split into two TF32 parts), 10 in BF16 with Hopper's wgmma and
+TMA (sm_90a only; its tensor-memory descriptors are built with cuda-python). `precision` says
+how a rung rounds its inputs and sums, which sets the bounds it is checked with
+(check.PRECISIONS).
 
 Each rung is a kernel name, its launch shape, and whether it takes the `aligned` flag that
 lets it use 128-bit loads (the host checks that the columns allow it and the pointers are
@@ -13,6 +14,7 @@ lets it use 128-bit loads (the host checks that the columns allow it and the poi
 """
 import functools
 import os
+import re
 from dataclasses import dataclass
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -30,7 +32,7 @@ class CudaRung:
     rows_on_x: bool = False  # grid x walks the rows (only the naive rung)
     vector: bool = False     # takes the `aligned` argument
     shared_bytes: int = 0    # dynamic shared memory a block needs (opted in past 48 KiB)
-    precision: str = "fp32"  # how the inputs are rounded: fp32, tf32 or bf16
+    precision: str = "fp32"  # fp32, tf32, bf16 (the inputs rounded) or 3xtf32: check.PRECISIONS
     arch: str = ""           # a compile target it needs (sm_90a), "" for any CUDA GPU
 
     @property
@@ -60,8 +62,8 @@ RUNGS = [
              "pipeline", (256, 1, 1), (128, 256), vector=True, shared_bytes=156672,
              precision="tf32"),
     CudaRung("cuda_3xtf32", 9, "tf32_mma with each input split into big + small TF32 parts: "
-             "three products, FP32 accuracy", (256, 1, 1), (128, 256), vector=True,
-             shared_bytes=156672),
+             "three products", (256, 1, 1), (128, 256), vector=True,
+             shared_bytes=156672, precision="3xtf32"),
     CudaRung("cuda_bf16_wgmma", 10, "Hopper wgmma on BF16 fed by TMA, producer/consumer "
              "warpgroups, 4 stages", (384, 1, 1), (128, 256), shared_bytes=4 * 384 * 64 * 2 + 64 + 1024,
              precision="bf16", arch="sm_90a"),
@@ -75,15 +77,35 @@ def source_dir():
     raise FileNotFoundError(f"CUDA sources not found in {SOURCE_DIRS}")
 
 
+_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"]+)"[ \t]*$', re.M)
+
+
+def source(rung, directory=None):
+    """The rung's text with the project's own headers ("...") inlined, each once, as it is on
+    disk now. CuPy's compile cache keys on the text it is given, not on the files that text
+    includes, so an edited header must be part of the text to be compiled at all."""
+    d = directory or source_dir()
+    seen = set()
+
+    def expand(name):
+        path = os.path.join(d, name)
+        if path in seen:
+            return f"// {name}: inlined above\n"
+        seen.add(path)
+        with open(path) as f:
+            text = f.read()
+        return _INCLUDE.sub(lambda m: f"// ---- {m.group(1)}\n{expand(m.group(1))}"
+                            f"// ---- end of {m.group(1)}\n", text)
+    return expand(rung.file)
+
+
 @functools.lru_cache(maxsize=None)
 def module(rung):
-    """The compiled RawModule of one rung (compiled once per process; CuPy caches on disk)."""
+    """The compiled RawModule of one rung (compiled once per process; CuPy caches on disk,
+    keyed by source(rung), which holds every header the rung includes)."""
     import cupy
-    d = source_dir()
-    with open(os.path.join(d, rung.file)) as f:
-        code = f.read()
-    options = ("-std=c++17", f"-I{d}") + ((f"-arch={rung.arch}",) if rung.arch else ())
-    return cupy.RawModule(code=code, options=options)
+    options = ("-std=c++17",) + ((f"-arch={rung.arch}",) if rung.arch else ())
+    return cupy.RawModule(code=source(rung), options=options)
 
 
 def _driver():
