@@ -14,13 +14,14 @@ from ._api import (KernelInfo, KernelUnavailableError, bind, blocking_override, 
                    fma_peak, kernels, matmul, set_simd_isa, set_strassen_cutoff,
                    triad_bandwidth, ukernel_peak)
 from .conv import conv2d
-from .tuner import tune
+from .tuner import TunerCacheWarning, tune
 from . import tuner as _tuner
 
 __all__ = ["matmul", "conv2d", "bind", "kernels", "build_info", "set_simd_isa", "KernelInfo",
            "KernelUnavailableError", "fma_peak", "ukernel_peak", "triad_bandwidth",
-           "blocking_override", "set_strassen_cutoff", "tune"]
+           "blocking_override", "set_strassen_cutoff", "tune", "TunerCacheWarning"]
 __version__ = "0.1.0"
 
 if _api._registry._ckernels is not None:
-    _tuner.apply()  # sizes `matmul-ladder tune` found for this CPU, unless MATMUL_LADDER_NO_TUNE
+    _tuner.apply()  # sizes `matmul-ladder tune` found for this CPU, unless MATMUL_LADDER_NO_TUNE;
+    # a damaged cache is ignored with a TunerCacheWarning, never an error

@@ -231,7 +231,7 @@ def tune_main(argv):
     args = build_tune_parser().parse_args(argv)
     if args.show:
         print(json.dumps({"cache": tuner.cache_path(), "cpu": tuner.cpu_key(),
-                          "tuned": tuner.load()}, indent=2))
+                          "tuned": tuner.load(), "ignored": tuner.problems()}, indent=2))
         return 0
     if args.forget:
         print("forgot" if tuner.forget() else "nothing cached", "for this CPU in", tuner.cache_path())
