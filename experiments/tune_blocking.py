@@ -4,8 +4,9 @@ process (one call of each per round, medians over rounds), so drift hits all ali
     python experiments/tune_blocking.py --n 2048 --dtype float32 --kc 256,384,512 --mc 96,192,384
     python experiments/tune_blocking.py --n 4096 --kc 0 --mc 0 --nc 1024,2048,4096
 
-Prints GFLOP/s per candidate, best first, beside the sizes derived from this CPU's caches
-(0 in a list means "derived").
+Every candidate's answer is checked against the float64 reference before it is timed; one
+that is wrong stops the sweep with the reason. Prints GFLOP/s per candidate, best first,
+beside the sizes derived from this CPU's caches (0 in a list means "derived").
 """
 import argparse
 import statistics
@@ -15,6 +16,7 @@ import time
 import numpy as np
 
 import matmul_ladder as ml
+from matmul_ladder.check import Reference
 from matmul_ladder.timing import gflops, matmul_flops
 
 
@@ -36,7 +38,14 @@ def main(argv=None):
                                                    for m in args.mc.split(",") for c in args.nc.split(",")]))
     samples = {cand: [] for cand in candidates}
     derived = ml.build_info()["blocking"][args.dtype]["c_simd"]
+    ref = Reference(a, b)
     with ml.bind(rung, args.threads) as f:
+        for kc, mc, nc in candidates:
+            with ml.blocking_override(args.dtype, mc, kc, nc):
+                problem = ref.violations(f(a, b))
+            if problem:
+                p.exit(1, f"tune_blocking: KC={kc} MC={mc} NC={nc} gave a wrong answer, not "
+                          f"timed: {problem}\n")
         for r in range(args.rounds):
             for kc, mc, nc in candidates:
                 with ml.blocking_override(args.dtype, mc, kc, nc):
