@@ -189,6 +189,98 @@ static void all_shapes(const char *blocks)
     }
 }
 
+/* The blocking model (blocking.c) on fixed cache tables, against the sizes worked out by
+ * hand in tests/test_blocking_model.py; the overrides of the sizes in force, and
+ * c_strassen's cutoff (as tests/test_strassen.py). */
+static void blocking_checks(void)
+{
+    const size_t KIB = 1024, MIB = 1024 * 1024;
+    static ladder_cache tables[4][3];
+    const ladder_cache zen3[3] = {{32 * KIB, 8, 64}, {512 * KIB, 8, 64}, {32 * MIB, 16, 64}},
+                       spr[3] = {{48 * KIB, 12, 64}, {2 * MIB, 16, 64}, {105 * MIB, 15, 64}},
+                       skylake[3] = {{32 * KIB, 8, 64}, {256 * KIB, 4, 64}, {8 * MIB, 16, 64}},
+                       graviton3[3] = {{64 * KIB, 4, 64}, {1 * MIB, 8, 64}, {32 * MIB, 16, 64}};
+    memcpy(tables[0], zen3, sizeof zen3);
+    memcpy(tables[1], spr, sizeof spr);
+    memcpy(tables[2], skylake, sizeof skylake);
+    memcpy(tables[3], graviton3, sizeof graviton3);
+    /* table, element bytes, MR, NR, then KC, MC, NC expected */
+    static const size_t gemm[][7] = {{0, 4, 6, 16, 440, 222, 4096}, {0, 8, 6, 8, 312, 156, 4096},
+                                     {1, 4, 12, 32, 936, 480, 4096}, {1, 8, 12, 16, 464, 492, 4096},
+                                     {2, 8, 6, 8, 176, 90, 4096}, {2, 4, 6, 16, 256, 126, 4096},
+                                     {3, 4, 8, 12, 624, 312, 4092}};
+    for (size_t c = 0; c < sizeof gemm / sizeof gemm[0]; c++) {
+        const ladder_cache *t = tables[gemm[c][0]];
+        const ladder_blocking b = ladder_gemm_model(gemm[c][1], gemm[c][2], gemm[c][3], &t[0],
+                                                    &t[1], &t[2]);
+        checks++;
+        if (b.kc != gemm[c][4] || b.mc != gemm[c][5] || b.nc != gemm[c][6]) {
+            printf("FAIL blocking model case %zu: KC %zu MC %zu NC %zu, expected %zu %zu %zu\n",
+                   c, b.kc, b.mc, b.nc, gemm[c][4], gemm[c][5], gemm[c][6]);
+            failures++;
+        }
+    }
+    /* table, element bytes, then KB, NB expected (c_blocked's tiles) */
+    static const size_t tiles[][4] = {{0, 4, 37, 3072}, {0, 8, 37, 1536}, {1, 4, 96, 5120},
+                                      {3, 4, 56, 4096}};
+    for (size_t c = 0; c < sizeof tiles / sizeof tiles[0]; c++) {
+        const ladder_cache *t = tables[tiles[c][0]];
+        const ladder_tiles b = ladder_blocked_model(tiles[c][1], &t[0], &t[1]);
+        checks++;
+        if (b.kb != tiles[c][2] || b.nb != tiles[c][3]) {
+            printf("FAIL blocked model case %zu: KB %zu NB %zu, expected %zu %zu\n", c, b.kb,
+                   b.nb, tiles[c][2], tiles[c][3]);
+            failures++;
+        }
+    }
+    /* overrides, per element size, and back to the model on this CPU */
+    const int isa = ladder_active_isa();
+    const ladder_cache l1 = ladder_cache_info(1), l2 = ladder_cache_info(2),
+                       l3 = ladder_cache_info(3);
+    for (size_t elem = 4; elem <= 8; elem += 4) {
+        const size_t other = 12 - elem;
+        const ladder_blocking before = ladder_gemm_blocking(other, isa);
+        ladder_set_gemm_blocking(elem, 48, 64, 128);
+        ladder_set_blocked_tiles(elem, 16, 64);
+        const ladder_blocking b = ladder_gemm_blocking(elem, isa),
+                              still = ladder_gemm_blocking(other, isa);
+        const ladder_tiles t = ladder_blocked_tiles(elem);
+        const size_t mc = 48 < b.mr ? b.mr : 48 / b.mr * b.mr,
+                     nc = 128 < b.nr ? b.nr : 128 / b.nr * b.nr;
+        checks++;
+        if (!b.overridden || b.kc != 64 || b.mc != mc || b.nc != nc || t.kb != 16 ||
+            t.nb != 64 || still.overridden || still.kc != before.kc || still.mc != before.mc ||
+            still.nc != before.nc) {
+            printf("FAIL blocking override float%zu: KC %zu MC %zu NC %zu KB %zu NB %zu\n",
+                   elem * 8, b.kc, b.mc, b.nc, t.kb, t.nb);
+            failures++;
+        }
+        ladder_set_gemm_blocking(elem, 0, 0, 0);
+        ladder_set_blocked_tiles(elem, 0, 0);
+        const ladder_blocking back = ladder_gemm_blocking(elem, isa),
+                              model = ladder_gemm_model(elem, b.mr, b.nr, &l1, &l2, &l3);
+        const ladder_tiles t_back = ladder_blocked_tiles(elem),
+                           t_model = ladder_blocked_model(elem, &l1, &l2);
+        checks++;
+        if (back.overridden || back.kc != model.kc || back.mc != model.mc ||
+            back.nc != model.nc || t_back.kb != t_model.kb || t_back.nb != t_model.nb) {
+            printf("FAIL blocking float%zu not restored\n", elem * 8);
+            failures++;
+        }
+    }
+    /* c_strassen's levels: 0 below the cutoff, 1 from it, 2 from twice it */
+    ladder_set_strassen_cutoff(8, 1000);
+    checks++;
+    if (ladder_strassen_cutoff(8) != 1000 || ladder_strassen_levels(8, 999, 5000, 5000) != 0 ||
+        ladder_strassen_levels(8, 5000, 1000, 1999) != 1 ||
+        ladder_strassen_levels(8, 2000, 2000, 2000) != 2 ||
+        ladder_strassen_cutoff(4) != LADDER_STRASSEN_CUTOFF) {
+        printf("FAIL strassen cutoff\n");
+        failures++;
+    }
+    ladder_set_strassen_cutoff(8, 0);
+}
+
 /* Every check of the matmul and convolution rungs with the active micro-kernel ISA. */
 static void all_rungs(void)
 {
@@ -248,8 +340,10 @@ int main(void)
         ukernel_s(depths[i]);
         ukernel_d(depths[i]);
     }
+    blocking_checks();
     all_rungs();
 #else
+    blocking_checks();
     /* every micro-kernel ISA this CPU runs, the best first (x86-64: AVX-512, AVX2); with
      * none, the packing rungs' status -1 is reported as failures */
     int ran = 0;
