@@ -14,6 +14,11 @@ Build facts are detected, not assumed:
   file compiles to nothing on the other architecture.
 - Element types: each C rung file is written once in terms of `real` (csrc/ladder.h) and
   compiled twice here, for float32 and with -DLADDER_DOUBLE for float64.
+- Run-time state (the micro-kernel ISA, the block sizes, Strassen's cutoff) has one owner:
+  csrc/cpu.c and csrc/blocking.c, which hold it, are linked into _ckernels alone. The
+  extensions that read it (_cconv, and the Cython rungs cy_blocked and cy_prange) link
+  csrc/state_client.c instead, which calls _ckernels's functions through a capsule that
+  _ckernels exports (csrc/state.h says why this way); the other Cython rungs need no C file.
 
 Environment variables:
 - MATMUL_LADDER_LIBOMP: the prefix of an LLVM libomp (include/omp.h, lib/libomp.*) to try when
@@ -45,10 +50,14 @@ ALIGN_LOOPS = "-falign-loops=64"  # added to every compile where the compiler ta
 PLAIN_RUNGS = ["csrc/1_naive.c", "csrc/2_ikj.c", "csrc/3_blocked.c"]
 PACKED_RUNGS = ["csrc/4_simd.c", "csrc/5_omp.c", "csrc/6_strassen.c", "csrc/few_rows.c"]
 PER_TYPE = {"float32": [], "float64": [("LADDER_DOUBLE", None)]}
-# Compiled once: run-time CPU facts, blocking, micro-kernels, probes.
-SHARED_SOURCES = ["csrc/cpu.c", "csrc/blocking.c", "csrc/scratch.c", "csrc/ukernel_avx2.c",
-                  "csrc/ukernel_avx512.c", "csrc/ukernel_neon.c", "csrc/fma_peak.c",
-                  "csrc/stream.c"]
+# Compiled once, into _ckernels only: run-time CPU facts and blocking (the run-time state,
+# with the table that lends it to the other extensions: csrc/state.h), micro-kernels, probes.
+SHARED_SOURCES = ["csrc/cpu.c", "csrc/blocking.c", "csrc/state_owner.c", "csrc/scratch.c",
+                  "csrc/ukernel_avx2.c", "csrc/ukernel_avx512.c", "csrc/ukernel_neon.c",
+                  "csrc/fma_peak.c", "csrc/stream.c"]
+# What the extensions that read the run-time state link instead of cpu.c and blocking.c.
+STATE_CLIENT = ["csrc/state_client.c"]
+STATE_DEPENDS = ["csrc/ladder.h", "csrc/state.h", "csrc/state_client.c"]
 # The convolution ladder (csrc/conv/), the same way: plain rungs 1-3, vector rungs 4-6.
 CONV_PLAIN_RUNGS = ["csrc/conv/1_naive.c", "csrc/conv/2_rows.c", "csrc/conv/3_fixed.c"]
 CONV_PACKED_RUNGS = ["csrc/conv/4_simd.c", "csrc/conv/5_omp.c", "csrc/conv/6_strips.c",
@@ -57,6 +66,8 @@ CYTHON_RUNGS = {"cy_naive": "pyx/1_cy_naive.pyx", "cy_ikj": "pyx/2_cy_ikj.pyx",
                 "cy_blocked": "pyx/3_cy_blocked.pyx", "cy_prange": "pyx/4_cy_prange.pyx",
                 "conv_cy_naive": "pyx/conv/1_cy_naive.pyx", "conv_cy_rows": "pyx/conv/2_cy_rows.pyx",
                 "conv_cy_prange": "pyx/conv/3_cy_prange.pyx"}
+# The Cython rungs that read the run-time state: c_blocked's tiles, from _ckernels.
+CYTHON_STATE_CLIENTS = {"cy_blocked", "cy_prange"}
 
 
 MSVC_MESSAGE = (
@@ -76,17 +87,20 @@ def c_ladder_extension():
 
 def conv_extension():
     depends = [os.path.join("csrc", "conv", f) for f in os.listdir(os.path.join("csrc", "conv"))]
-    ext = Extension("matmul_ladder._cconv", ["pyx/_cconv.pyx", "csrc/cpu.c"],
-                    include_dirs=["csrc"], depends=depends + ["csrc/ladder.h", "csrc/cpu.c"])
+    # The vector rungs' ISA is _ckernels's (state_client.c), not a copy of cpu.c's.
+    ext = Extension("matmul_ladder._cconv", ["pyx/_cconv.pyx"] + STATE_CLIENT,
+                    include_dirs=["csrc"], depends=depends + STATE_DEPENDS)
     ext.per_type_sources = {"plain": CONV_PLAIN_RUNGS, "packed": CONV_PACKED_RUNGS}
     return ext
 
 
 def cython_rung_extension(name, path):
-    # cpu.c and blocking.c give the blocked rungs c_blocked's run-time tile sizes.
-    return Extension(f"matmul_ladder._{name}", [path, "csrc/cpu.c", "csrc/blocking.c"],
-                     include_dirs=["csrc"], depends=["csrc/ladder.h", "csrc/cpu.c",
-                                                     "csrc/blocking.c"])
+    # The blocked rungs take c_blocked's run-time tile sizes from _ckernels, their owner,
+    # through state_client.c; the others are their .pyx alone.
+    if name in CYTHON_STATE_CLIENTS:
+        return Extension(f"matmul_ladder._{name}", [path] + STATE_CLIENT, include_dirs=["csrc"],
+                         depends=STATE_DEPENDS)
+    return Extension(f"matmul_ladder._{name}", [path])
 
 
 def compiler_version(cc):

@@ -5,7 +5,8 @@
 Changed from cy_blocked: the rows of A are split across threads with
 `prange(..., schedule='static', num_threads=threads)`, one OpenMP parallel region for the
 whole product; each thread sweeps every KB x NB tile of B over its own rows of C (with
-cy_blocked's add_tile, from _tiles.pxd), so no locks or reductions.
+cy_blocked's add_tile, from _tiles.pxd), so no locks or reductions. The tiles are
+cy_blocked's, asked of _ckernels (pyx/_state.pxd).
 Hypothesis: the rows are independent and each core keeps its own copy of the tile in its L2,
 so 2 threads give close to 2x.
 Expect: >= 1.7x cy_blocked on 2 threads at n = 1024; on 1 thread within a few % of cy_blocked
@@ -14,22 +15,23 @@ Expect: >= 1.7x cy_blocked on 2 threads at n = 1024; on 1 thread within a few % 
 from cython cimport floating
 from cython.parallel cimport prange
 
+from _state cimport ladder_blocked_tiles, ladder_state_import, ladder_tiles
 from _tiles cimport add_tile
 
+ladder_state_import("matmul_ladder._cy_prange", 1)  # the tiles' owner, _ckernels
 
-cdef extern from "ladder.h" nogil:
-    ctypedef struct ladder_tiles:
-        size_t kb, nb
-    ladder_tiles ladder_blocked_tiles(size_t elem)
+cdef ladder_tiles latest  # the tiles of the latest call (last_tiles)
 
 
 def matmul(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] c, int threads):
+    global latest
     cdef Py_ssize_t part, parts, first, last, i, k_tile, j_tile, k0, j0
     cdef Py_ssize_t M = a.shape[0], K = a.shape[1], N = b.shape[1]
     cdef ladder_tiles t = ladder_blocked_tiles(sizeof(floating))
     cdef Py_ssize_t KB = t.kb, NB = t.nb
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
+    latest = t
     if M == 0 or N == 0:
         return
     if K == 0:
@@ -53,3 +55,14 @@ def matmul(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] 
                     j0 = j_tile * NB
                     add_tile(pa + first * K, pb, pc + first * N, last - first, K, N, k0,
                              min(k0 + KB, K), j0, min(j0 + NB, N))
+
+
+def tiles(size_t itemsize):
+    """KB and NB that matmul takes now for itemsize-byte reals (what ml.build_info shows)."""
+    cdef ladder_tiles t = ladder_blocked_tiles(itemsize)
+    return {"KB": t.kb, "NB": t.nb}
+
+
+def last_tiles():
+    """KB and NB that the latest call ran with, for the tests."""
+    return {"KB": latest.kb, "NB": latest.nb}

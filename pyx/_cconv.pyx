@@ -22,6 +22,17 @@ cdef extern from "conv/conv.h" nogil:
 
 from _strides cimport row_stride
 
+cdef extern from "ladder.h" nogil:
+    int ladder_active_isa()
+
+cdef extern from "state.h":
+    int ladder_state_import(const char *module, int required) except -1
+
+# The vector rungs' ISA is _ckernels's, the one owner of the run-time state (csrc/state.h):
+# ml.set_simd_isa changes it for them too. Not required: without _ckernels the scalar rungs
+# still run, and the vector ones, listed unavailable, would take their scalar path.
+ladder_state_import("matmul_ladder._cconv", 0)
+
 ctypedef fused real:
     float
     double
@@ -66,10 +77,7 @@ def run(str rung, const real[:, :] x, const real[:, ::1] w, real[:, :] y, int th
             else: conv_strips_d(H, W, px, ldx, pw, py, ldy, threads)
 
 
-def set_isa(int isa):
-    """Follow matmul's ISA choice (ml.set_simd_isa): this extension holds its own copy."""
-    return ladder_set_isa(isa)
-
-
-cdef extern from "ladder.h" nogil:
-    int ladder_set_isa(int)
+def active_isa():
+    """The ISA that the vector rungs use now, as csrc/conv/simd_rows.c reads it: _ckernels's
+    (an index of _ckernels.ISA_NAMES; 0, none, where _ckernels is absent)."""
+    return ladder_active_isa()

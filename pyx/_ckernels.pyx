@@ -1,6 +1,10 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
 """The thin binding over csrc/: one call for every C rung, plus the run-time CPU facts.
 
+This extension is the one owner of the run-time state (the ISA of c_simd/c_omp and of the
+convolution's vector rungs, every block size, Strassen's cutoff): the setters below change
+it for every rung, the Cython and convolution ones included (csrc/state.h).
+
 Private: matmul_ladder.matmul validates and lays out the inputs, then calls run().
 run() re-checks what memory safety depends on, so a misuse raises instead of crashing.
 The GIL is released while a kernel runs.
@@ -48,7 +52,20 @@ cdef extern from "ladder.h" nogil:
     ladder_tiles ladder_blocked_model(size_t, const ladder_cache *, const ladder_cache *)
     void ladder_set_blocked_tiles(size_t, size_t, size_t)
 
+from cpython.pycapsule cimport PyCapsule_New
+
 from _strides cimport row_stride
+
+cdef extern from "state.h":
+    ctypedef struct ladder_state_api:
+        pass
+    const ladder_state_api ladder_state_owner
+    const char *LADDER_STATE_CAPSULE
+
+# This extension owns the run-time state (the ISA, the block sizes, Strassen's cutoff): the
+# one copy of cpu.c and blocking.c in the process. _cconv, cy_blocked and cy_prange read it
+# through this capsule, which they import at module init (csrc/state.h says why).
+_state_api = PyCapsule_New(<void *>&ladder_state_owner, LADDER_STATE_CAPSULE, NULL)
 
 ctypedef fused real:
     float

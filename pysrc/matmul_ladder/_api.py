@@ -75,15 +75,12 @@ def kernels(operation=None):
 def set_simd_isa(isa):
     """Choose the micro-kernel of c_simd/c_omp: 'avx512', 'avx2', 'neon', 'none' or 'auto' (the best
     this CPU runs). Returns the previous choice. Process-wide; the environment variable
-    MATMUL_LADDER_ISA sets it at import. Raises ValueError for an ISA this CPU cannot run."""
+    MATMUL_LADDER_ISA sets it at import. Raises ValueError for an ISA this CPU cannot run.
+    The convolution's vector rungs use the same choice: _ckernels holds the one copy of it."""
     ck = _require_ckernels()
     if isa == "auto":
         isa = ck.best_isa()
-    previous = ck.set_isa(isa)
-    from ._conv_registry import _cconv  # the convolution rungs follow the same choice
-    if _cconv is not None:
-        _cconv.set_isa(ck.ISA_NAMES.index(isa))
-    return previous
+    return ck.set_isa(isa)
 
 
 def _itemsize(dtype):
@@ -117,6 +114,7 @@ _strassen_tuned_from = {}  # itemsize -> the tuner's cache file whose Strassen c
 
 
 def _set_blocking(size, mc=0, kc=0, nc=0, kb=0, nb=0):
+    # _ckernels owns the sizes of every blocked rung, the Cython ones too (csrc/state.h).
     ck = _require_ckernels()
     ck.set_gemm_blocking(size, mc, kc, nc)
     ck.set_blocked_tiles(size, kb, nb)
@@ -246,6 +244,11 @@ def build_info():
             simd["source"] = (f"tuned ({_tuned_from[size]})" if size in _tuned_from
                               else "set by blocking_override" if simd["overridden"] else "model")
             info["blocking"][dtype] = {"c_blocked": ck.blocked_tiles(size), "c_simd": simd}
+            # The Cython rungs' tiles as they read them (through _ckernels: csrc/state.h).
+            for rung in ("cy_blocked", "cy_prange"):
+                module, missing = _registry.CYTHON_MODULES[rung]
+                info["blocking"][dtype][rung] = (module.tiles(size) if module
+                                                 else {"unavailable": missing})
             cutoff = ck.strassen_cutoff(size)
             info["strassen"][dtype] = {
                 "cutoff": cutoff, "levels": "1 from the cutoff, 2 from twice it",

@@ -108,8 +108,16 @@ def _omp_available():
 
 
 # ---- Cython rungs ----------------------------------------------------------------------
+CYTHON_MODULES = {}  # rung -> (its extension module or None, why not)
+
+
 def _cy_binder(rung):
     module, missing = _import_extension(f"_{rung}")
+    if module is None and _ckernels is None and rung in ("cy_blocked", "cy_prange"):
+        # They read c_blocked's tiles from _ckernels, the owner of the block sizes, and do not
+        # load without it (csrc/state.h).
+        missing = f"{rung} takes its tile sizes from _ckernels, which is unavailable: {_C_MISSING}"
+    CYTHON_MODULES[rung] = module, missing
 
     @contextlib.contextmanager
     def bind(threads):
