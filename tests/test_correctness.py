@@ -9,7 +9,7 @@ from conftest import (DTYPES, assert_matmul_close, kernel_params, random_matrix,
 
 # (M, N, K). Tiles here: c_simd MR 6/12, NR 8/16/32, MC 96, KC 1024/512 (256 when C is small:
 # all shapes here), NC 1024 (x threads in c_omp); c_blocked KB 85, NB 1536/3072
-# (ml.build_info()["blocking"]); test_small_blocks_every_loop below shrinks them all.
+# (ml.build_info()["blocking"]); test_extreme_blocks_every_loop below shrinks them all.
 SHAPES = [
     (0, 0, 0), (0, 5, 3), (5, 0, 3), (5, 3, 0), (1, 1, 1), (1, 1, 7), (2, 3, 5),
     (7, 13, 17), (13, 31, 97), (31, 37, 41),
@@ -138,14 +138,27 @@ def test_default_kernel_is_c_omp():
     np.testing.assert_array_equal(ml.matmul(a, b), ml.matmul(a, b, kernel="c_omp"))
 
 
-def extreme_blocks(dtype, which):
+def extreme_sizes(dtype, which):
     """Blocks that make small shapes run every loop of the nests several times, with edges
     everywhere: 'small' (MC 24, KC 40, NC 64), or the smallest legal ones, 'minimal'
     (MC = MR, KC = 8, NC = NR; KB = 8, NB = 16)."""
     if which == "small":
-        return ml.blocking_override(dtype, mc=24, kc=40, nc=64, kb=8, nb=32)
+        return dict(mc=24, kc=40, nc=64, kb=8, nb=32)
     simd = ml.build_info()["blocking"][np.dtype(dtype).name]["c_simd"]
-    return ml.blocking_override(dtype, mc=simd["MR"], kc=8, nc=simd["NR"], kb=8, nb=16)
+    return dict(mc=simd["MR"], kc=8, nc=simd["NR"], kb=8, nb=16)
+
+
+def blocks_used(kernel, dtype):
+    """The blocks `kernel` ran its latest call with: the Cython rungs record their tiles; the
+    C rungs ask _ckernels, which owns the sizes, through the functions that they call."""
+    from matmul_ladder import _registry
+    ck, size = _registry._ckernels, np.dtype(dtype).itemsize
+    if kernel in ("cy_blocked", "cy_prange"):
+        return _registry.CYTHON_MODULES[kernel][0].last_tiles()
+    if kernel == "c_blocked":
+        return ck.blocked_tiles(size)
+    simd = ck.gemm_blocking(size, ck.active_isa())
+    return {"MC": simd["MC"], "KC": simd["KC"], "NC": simd["NC"]}
 
 
 @pytest.mark.parametrize("which", ["small", "minimal"])
@@ -154,10 +167,15 @@ def extreme_blocks(dtype, which):
                                                   "cy_prange"]))
 def test_extreme_blocks_every_loop(kernel, dtype, which):
     rng = np.random.default_rng(8)
-    with extreme_blocks(dtype, which):
+    sizes = extreme_sizes(dtype, which)
+    expected = ({"KB": sizes["kb"], "NB": sizes["nb"]} if kernel in ("c_blocked", "cy_blocked",
+                                                                     "cy_prange")
+                else {"MC": sizes["mc"], "KC": sizes["kc"], "NC": sizes["nc"]})
+    with ml.blocking_override(dtype, **sizes):
         for m, n, k in [(61, 130, 70), (48, 64, 80), (13, 200, 41), (100, 7, 123)]:
             a, b = random_matrix(rng, m, k, dtype), random_matrix(rng, k, n, dtype)
             assert_matmul_close(ml.matmul(a, b, kernel=kernel), a, b)
+            assert blocks_used(kernel, dtype) == expected  # the extreme blocks, not the model's
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
