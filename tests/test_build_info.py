@@ -44,8 +44,8 @@ def test_build_info_holds_the_facts():
     assert "-O" in info["flags"]["c_naive"]
     assert "-march" not in info["flags"]["c_simd"]
     assert isinstance(info["openmp"], bool)
-    assert info["simd"]["usable"] in {"none", "avx2", "avx512"}
-    assert info["simd"]["active"] in {"none", "avx2", "avx512"}
+    assert info["simd"]["usable"] in {"none", "avx2", "avx512", "neon"}
+    assert info["simd"]["active"] in {"none", "avx2", "avx512", "neon"}
     assert info["cpu"]["cores"] >= 1 and info["cpu"]["default_threads"] >= 1
     assert all(info["cpu"]["caches"][level] > 0 for level in ("L1d", "L2", "L3"))
     for dtype in ("float32", "float64"):
@@ -53,12 +53,36 @@ def test_build_info_holds_the_facts():
         assert simd["MC"] % simd["MR"] == 0 and simd["NC"] % simd["NR"] == 0
         assert simd["KC"] >= 8 and simd["KC"] % 8 == 0
         assert set(info["blocking"][dtype]["c_blocked"]) == {"KB", "NB"}
+        # the Cython twins read c_blocked's tiles from _ckernels, which owns them
+        for rung in ("cy_blocked", "cy_prange"):
+            if next(k for k in ml.kernels() if k.name == rung).available:
+                assert info["blocking"][dtype][rung] == info["blocking"][dtype]["c_blocked"]
 
 
 def test_openmp_fact_matches_c_omp():
-    omp = next(k for k in ml.kernels() if k.name == "c_omp")
-    if not ml.build_info()["openmp"]:
-        assert not omp.available and "OpenMP" in omp.reason
+    """build_info()["openmp"] is what the build found, and the OpenMP rungs agree with it:
+    without OpenMP they are unavailable and say so; with it, they run where their other
+    needs are met (c_omp and c_strassen: a SIMD micro-kernel, as c_simd), and no reason
+    names OpenMP."""
+    info = ml.build_info()
+    kernels = {k.name: k for k in ml.kernels()}
+    config = ml._api._read_build_config()
+    if config:
+        assert info["openmp"] == config["openmp"]
+        assert bool(config["openmp_flag"]) == info["openmp"]
+    openmp_rungs = ["c_omp", "c_strassen", "cy_prange"]
+    if not info["openmp"]:
+        for name in openmp_rungs:
+            assert not kernels[name].available and "OpenMP" in kernels[name].reason, name
+        return
+    for name in openmp_rungs:
+        assert "OpenMP" not in kernels[name].reason, (name, kernels[name].reason)
+    for name in ("c_omp", "c_strassen"):
+        assert kernels[name].available == kernels["c_simd"].available, name
+    assert kernels["cy_prange"].available == kernels["cy_blocked"].available
+    if config:  # and the OpenMP rungs were compiled with it
+        assert config["openmp_flag"] in info["flags"]["c_omp"]
+        assert config["openmp_flag"] in info["flags"]["cy_prange"]
 
 
 def test_simd_matches_cpu_flags():
@@ -67,7 +91,8 @@ def test_simd_matches_cpu_flags():
     if not features:
         pytest.skip("no /proc/cpuinfo flags to compare with")
     expected = ("avx512" if "avx512f" in features else
-                "avx2" if {"avx2", "fma"} <= features else "none")
+                "avx2" if {"avx2", "fma"} <= features else
+                "neon" if "asimd" in features else "none")
     assert info["simd"]["usable"] == expected
 
 
