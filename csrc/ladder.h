@@ -119,6 +119,9 @@ typedef float real;
 #endif
 
 /* ---- run-time CPU facts (cpu.c) ----------------------------------------------------- */
+/* cpu.c and blocking.c hold the run-time state (the active ISA, the block sizes and their
+ * overrides, Strassen's cutoff); setup.py links them into _ckernels alone, and the other
+ * extensions call its functions through state.h. */
 enum ladder_isa { LADDER_ISA_NONE = 0, LADDER_ISA_AVX2 = 1, LADDER_ISA_AVX512 = 2,
                   LADDER_ISA_NEON = 3 };
 
@@ -129,8 +132,9 @@ int ladder_best_isa(void);
 int ladder_isa_compiled(int isa);
 /* 1 if this CPU can run `isa`'s micro-kernel (an AVX-512 CPU also runs the AVX2 one). */
 int ladder_isa_usable(int isa);
-/* The ISA that c_simd/c_omp use: the best one, unless changed by ladder_set_isa (from
- * Python: ml.set_simd_isa or the environment variable MATMUL_LADDER_ISA). */
+/* The ISA that c_simd/c_omp and the convolution's vector rungs use: the best one, unless
+ * changed by ladder_set_isa (from Python: ml.set_simd_isa or the environment variable
+ * MATMUL_LADDER_ISA). */
 int ladder_active_isa(void);
 /* Returns 0, or -1 (and changes nothing) if this CPU cannot run `isa`. */
 int ladder_set_isa(int isa);
