@@ -101,6 +101,44 @@ DEFINE_CHECK(double, d, DBL_EPSILON)
 DEFINE_RUNGS(float, s)
 DEFINE_RUNGS(double, d)
 
+/* c_omp on 3 threads against 1, bitwise: each tile of C is computed by one thread in the
+ * same order whatever the thread count, so a difference is a race (a packing buffer refilled
+ * while another thread still reads it). Many A blocks of several micro-panels, B panels of
+ * several micro-panels and more threads than this machine may have cores give a race its
+ * chances; the product is repeated. Blocks: MC 48, KC 16, NC 96. */
+#define DEFINE_RACES(T, S)                                                               \
+    static void races_##S(void)                                                          \
+    {                                                                                    \
+        const size_t M = 150, N = 100, K = 40, lda = K + 1, ldb = N + 3, ldc = N + 1;    \
+        unsigned long long seed = 5;                                                     \
+        T *A = malloc(M * lda * sizeof(T)), *B = malloc(K * ldb * sizeof(T)),            \
+          *one = malloc(M * ldc * sizeof(T)), *three = malloc(M * ldc * sizeof(T));      \
+        for (size_t i = 0; i < M * lda; i++) A[i] = (T)uniform(&seed);                   \
+        for (size_t i = 0; i < K * ldb; i++) B[i] = (T)uniform(&seed);                   \
+        memset(one, 0, M * ldc * sizeof(T));                                             \
+        memset(three, 0, M * ldc * sizeof(T));                                           \
+        ladder_set_gemm_blocking(sizeof(T), 48, 16, 96);                                 \
+        checks++;                                                                        \
+        int status = mm_omp_##S(M, N, K, A, lda, B, ldb, one, ldc, 1);                   \
+        for (int rep = 0; rep < 30 && status == 0; rep++) {                              \
+            status = mm_omp_##S(M, N, K, A, lda, B, ldb, three, ldc, 3);                 \
+            if (status == 0 && memcmp(one, three, M * ldc * sizeof(T)) != 0) {           \
+                printf("FAIL c_omp(3) %s differs from c_omp(1) (run %d): a race\n", #T,  \
+                       rep + 1);                                                         \
+                failures++;                                                              \
+                break;                                                                   \
+            }                                                                            \
+        }                                                                                \
+        if (status != 0) {                                                               \
+            printf("FAIL c_omp %s: status %d\n", #T, status);                            \
+            failures++;                                                                  \
+        }                                                                                \
+        ladder_set_gemm_blocking(sizeof(T), 0, 0, 0);                                    \
+        free(A), free(B), free(one), free(three);                                        \
+    }
+DEFINE_RACES(float, s)
+DEFINE_RACES(double, d)
+
 /* The micro-kernel alone: one MR x NR tile, stored and then accumulated into C (ldc > NR). */
 #define DEFINE_UKERNEL(T, S, KERNEL, NR)                                                 \
     static void ukernel_##S(size_t kc)                                                   \
@@ -177,11 +215,12 @@ DEFINE_CONV(double, d, DBL_EPSILON)
 static void all_shapes(const char *blocks)
 {
     /* 0 and 1, primes, and non-multiples of every tile (MR = 8, NR = 12 / 6) and block;
-     * M <= 8 takes the few-rows path (split over K on 3 threads at M * N small). */
+     * M <= 8 takes the few-rows path (split over K on 3 threads at M * N small: one row,
+     * and three, whose C rows lie ldc apart). */
     static const size_t shapes[][3] = {
-        {0, 5, 3}, {5, 0, 3}, {5, 3, 0}, {1, 1, 1}, {1, 37, 300}, {3, 200, 64}, {8, 12, 8},
-        {9, 13, 17}, {7, 5, 11}, {16, 24, 32}, {17, 31, 257}, {61, 67, 71}, {97, 11, 129},
-        {130, 150, 90}};
+        {0, 5, 3}, {5, 0, 3}, {5, 3, 0}, {1, 1, 1}, {1, 37, 300}, {3, 37, 500}, {3, 200, 64},
+        {8, 12, 8}, {9, 13, 17}, {7, 5, 11}, {16, 24, 32}, {17, 31, 257}, {61, 67, 71},
+        {97, 11, 129}, {130, 150, 90}};
     printf("blocks: %s\n", blocks);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         rungs_s(shapes[s][0], shapes[s][1], shapes[s][2], 1 + s);
@@ -301,6 +340,8 @@ static void all_rungs(void)
     ladder_set_blocked_tiles(4, 8, 16);
     ladder_set_blocked_tiles(8, 8, 16);
     all_shapes("MC = MR, KC = 8, NC = NR; KB 8, NB 16");
+    races_s();
+    races_d();
     /* the convolution: every column remainder of the 4- and 2-wide vectors, bands of 4, and
      * an image wider than conv_c_strips' strip of 4096 columns; the third column: 1 to run
      * it with an aligned output too */
