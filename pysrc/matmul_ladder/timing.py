@@ -7,10 +7,28 @@
   copies back to the host synchronise every call.
 The first, checked call is the warm-up; it is never part of the statistics, unless it alone
 already used the whole budget (then it is the one sample, and repeats = 1 says so).
+
+Two things here keep another library from spoiling a timing, and say when one is doubtful:
+
+- wait_quiet(): before a kernel is timed, the thread pools of the one timed before it have gone
+  quiet. After each call OpenBLAS's idle threads spin for ~0.1 s and libgomp's (c_omp,
+  cy_prange, torch) for ~10 ms (measured on the 2-vCPU Zen 4 VM: 100 ms and 7-9 ms); a kernel
+  timed meanwhile shares its cores with them (c_omp right after NumPy, 2 threads each, ran
+  340x slower at n = 128). On Linux it polls the state of this process's other threads in
+  /proc/self/task/*/stat until none is running or runnable; elsewhere it sleeps
+  QUIET_FALLBACK_S whenever the kernel changes.
+- Watch and doubts(): how long the process's threads waited for a CPU while a kernel was timed
+  (/proc/self/task/*/schedstat, Linux) and how much the hypervisor stole (/proc/stat), and
+  the rules that call a measurement doubtful: a wild spread, threads kept from their CPUs,
+  a time that grows with n as no cubic kernel's can.
 """
+import math
+import os
 import statistics
+import threading
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
 def matmul_flops(m, k, n):
@@ -93,3 +111,171 @@ def time_gpu(call, repeats, warmup=3, host_clock=False, args=()):
 def time_cupy(call, first_call_s, min_time, budget, host_clock=False):
     return time_gpu(call, repeat_count(first_call_s, min_time, budget), warmup=1,
                     host_clock=host_clock)
+
+
+# ---- quiet pools -------------------------------------------------------------------------
+QUIET_POLL_S = 0.002     # how often wait_quiet looks at the other threads' states
+QUIET_MAX_S = 1.0        # the longest it waits: 10x OpenBLAS's ~0.1 s spin, 100x libgomp's
+                         # ~10 ms; threads that spin longer (OMP_WAIT_POLICY=active) never stop
+QUIET_FALLBACK_S = 0.2   # without /proc: twice OpenBLAS's spin, slept when the kernel changes
+_TASKS = "/proc/self/task"
+_last_owner = [None]
+
+
+class Quiet(NamedTuple):
+    seconds: float   # how long wait_quiet waited
+    quiet: bool      # False: some other thread was still running after QUIET_MAX_S
+    busy: int        # how many other threads were running when it gave up (0 when quiet)
+
+
+def _proc_ok():
+    return os.path.isdir(_TASKS)
+
+
+def running_threads():
+    """The ids of this process's other threads that are running or runnable (state R), or
+    None where /proc is not there. A thread blocked in a futex or in sleep is S."""
+    if not _proc_ok():
+        return None
+    me = threading.get_native_id()
+    busy = []
+    for tid in os.listdir(_TASKS):
+        if tid == str(me):
+            continue
+        try:
+            with open(f"{_TASKS}/{tid}/stat") as f:
+                text = f.read()
+        except OSError:  # the thread ended meanwhile
+            continue
+        if text[text.rindex(")") + 2] == "R":  # the state follows "pid (comm) "
+            busy.append(int(tid))
+    return busy
+
+
+def wait_quiet(owner=None, max_wait=QUIET_MAX_S):
+    """Wait until no other thread of this process runs (the pools of the library called last
+    are idle), at most max_wait seconds. Without /proc, sleep QUIET_FALLBACK_S if `owner` (the
+    kernel about to be timed) differs from the last one's. Cheap when all is quiet (~0.3 ms)."""
+    t0 = time.perf_counter()
+    busy = running_threads()
+    if busy is None:
+        changed = owner is None or owner != _last_owner[0]
+        _last_owner[0] = owner
+        if changed:
+            time.sleep(QUIET_FALLBACK_S)
+        return Quiet(time.perf_counter() - t0, True, 0)
+    while busy:
+        if time.perf_counter() - t0 >= max_wait:
+            return Quiet(time.perf_counter() - t0, False, len(busy))
+        time.sleep(QUIET_POLL_S)
+        busy = running_threads()
+    _last_owner[0] = owner
+    return Quiet(time.perf_counter() - t0, True, 0)
+
+
+# ---- how much CPU a measurement did not get ----------------------------------------------
+def _wait_ns():
+    """{thread id: ns it has spent runnable but waiting for a CPU}, or None without it."""
+    if not _proc_ok():
+        return None
+    out = {}
+    for tid in os.listdir(_TASKS):
+        try:
+            with open(f"{_TASKS}/{tid}/schedstat") as f:
+                out[tid] = int(f.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return out or None
+
+
+def _steal_ticks():
+    """All CPUs' stolen time (the hypervisor ran another guest) in clock ticks, or None."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return int(fields[8])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class Watch:
+    """Around a measurement: `waited`, the seconds this process's threads spent runnable but
+    waiting for a CPU, per second of the measurement (in threads: 1.0 is one thread kept off
+    its CPU the whole time), and `stolen`, the CPUs the hypervisor gave other guests meanwhile
+    (in CPUs). None where Linux does not say."""
+
+    def __enter__(self):
+        self._wait, self._steal = _wait_ns(), _steal_ticks()
+        self._t0 = time.perf_counter()
+        self.waited = self.stolen = None
+        return self
+
+    def __exit__(self, *exc):
+        wall = max(time.perf_counter() - self._t0, 1e-9)
+        wait, steal = _wait_ns(), _steal_ticks()
+        if self._wait is not None and wait is not None:
+            self.waited = sum(v - self._wait.get(k, 0) for k, v in wait.items()) / 1e9 / wall
+        if self._steal is not None and steal is not None:
+            self.stolen = (steal - self._steal) / os.sysconf("SC_CLK_TCK") / wall
+        return False
+
+
+# ---- when a measurement is doubtful -------------------------------------------------------
+# Spread: median / min, not max / min. One preemption makes the max of a 50 us call 100x its
+# min while the median stays put (numpy, float64, n = 128, 2 threads: max/min 115, median/min
+# 1.02 in `matmul-ladder --quick` on the 2-vCPU Zen 4 VM), so the max says nothing about the
+# figure reported. A median over twice the min says that more than half of the calls ran at
+# under half the speed the kernel showed it can reach: the median is then not the kernel's.
+# Quiet, the quick run's rows stay under 1.2, its noisiest under 1.9.
+SPREAD_LIMIT = 2.0
+# Waiting: a thread runnable but kept off its CPU for a quarter of the time, spread evenly
+# over the calls, makes each a third slower. With another process busy on one of the VM's two
+# vCPUs, c_omp on 2 threads waited 1.0 thread (0.5 per thread) and its median at n = 256 was
+# 24 ms instead of 0.17 ms; quiet, a measurement waits under 0.01.
+WAITED_LIMIT = 0.25      # threads' waiting per thread of the kernel
+STOLEN_LIMIT = 0.25      # CPUs the hypervisor took, of the whole VM's
+# Growth with n: a kernel doing n^3 multiply-adds takes t ~ n^p. Where the smaller size's call
+# takes at least MIN_FIT_SECONDS, its fixed costs (a Python call, an allocation, an OpenMP
+# fork-join: 10-50 us here) are under a tenth of it, and p can leave 3 only by the time per
+# multiply-add changing with n: blocks filling up lower p, caches running out raise it. Below
+# P_MIN the larger size ran over 3x more efficiently per operation than a size already past
+# its overheads, or the smaller one was slowed; above P_MAX one doubling cost 8x more per
+# operation, more than going from cache to memory costs c_naive's column walk (p 3.6-4.2 at
+# 256 -> 512 in the quick run).
+MIN_FIT_SECONDS = 2.5e-4
+P_MIN, P_MAX = 1.5, 6.0
+
+
+def local_exponent(n0, t0, n1, t1):
+    """p of t ~ n^p between two square sizes, or None where the smaller is overhead-bound."""
+    if n1 == n0 or min(t0, t1) <= 0 or min(n0, n1) <= 0:
+        return None
+    if (t0 if n0 < n1 else t1) < MIN_FIT_SECONDS:
+        return None
+    return math.log(t1 / t0) / math.log(n1 / n0)
+
+
+def doubts(t, threads=1, watch=None, quiet=None, cpu=True):
+    """[why this measurement is doubtful], short, empty when nothing is: "spread 3.1x" (median
+    over min), "waited 52%" (of the time, per thread of the kernel, runnable but off its CPU),
+    "stolen 0.3 CPU" (by the hypervisor), "pools busy" (other threads never went quiet)."""
+    out = []
+    if t.repeats >= 3 and t.min > 0 and t.median / t.min > SPREAD_LIMIT:
+        out.append(f"spread {t.median / t.min:.3g}x")
+    if cpu and watch is not None:
+        if watch.waited is not None and watch.waited / max(threads, 1) > WAITED_LIMIT:
+            out.append(f"waited {100 * watch.waited / max(threads, 1):.0f}%")
+        if watch.stolen is not None and watch.stolen > STOLEN_LIMIT:
+            out.append(f"stolen {watch.stolen:.2g} CPU")
+    if quiet is not None and not quiet.quiet:
+        out.append(f"pools busy ({quiet.busy} thread(s) still running after {quiet.seconds:.2g} s)")
+    return out
+
+
+def exponent_doubt(n0, t0, n1, t1):
+    """'' or "exponent -1.82 (n 128-256)": t(n1) against t(n0) grows as no cubic kernel's
+    time can (this row or the other is off)."""
+    p = local_exponent(n0, t0, n1, t1)
+    if p is None or P_MIN <= p <= P_MAX:
+        return ""
+    return f"exponent {round(p, 2) + 0.0:.2f} (n {min(n0, n1)}-{max(n0, n1)})"
