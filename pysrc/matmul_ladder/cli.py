@@ -16,7 +16,9 @@ import json
 import math
 import os
 import shlex
+import signal
 import sys
+import threading
 import time
 
 from . import report
@@ -292,29 +294,61 @@ def main(argv=None):
         return 1
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`timeout`, a batch system's time limit), handled as Ctrl-C is."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def run_with_progress(harness, log, progress):
-    """harness.run() behind a progress bar (one tick a row); Ctrl-C stops it and keeps the
-    rows logged so far. Closes the log. Returns True if interrupted."""
+    """harness.run() behind a progress bar (one tick a row); Ctrl-C or SIGTERM stops it and
+    keeps the rows logged so far. Closes the log. Returns '' if the run finished, else what
+    stopped it ("Ctrl-C" or "SIGTERM")."""
     bar = None
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=harness.total_rows(), unit="row", file=sys.stderr, dynamic_ncols=True)
         harness.progress = lambda text: (bar.set_description_str(text[:60]), bar.update(1))
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         harness.run()
-        return False
+        return ""
+    except Terminated:
+        return "SIGTERM"
     except KeyboardInterrupt:
-        return True
+        return "Ctrl-C"
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         if bar:
             bar.close()
         log.close()
 
 
+def planned_ladder_size(sizes, asked=None):
+    """The n the ladder tables of a finished run stand at: --ladder-size, else 1024 if
+    measured, else the largest square size (results.default_ladder_size's rule)."""
+    if asked:
+        return asked
+    return 1024 if 1024 in sizes else (max(sizes) if sizes else None)
+
+
+def _print_notice(rows, status, ladder_size):
+    notice = report.cut_short_notice(rows, status, ladder_size or report.default_ladder_size(rows))
+    if notice:
+        print("\n" + "\n".join(line.replace("**", "") for line in notice))
+
+
 def run(args, command):
     if args.from_csv:
         path, plots = report.build(args.from_csv, args.out, size=args.ladder_size)
-        print(report.console_tables(report.load_csv(args.from_csv), args.ladder_size))
+        rows = report.load_csv(args.from_csv)
+        print(report.console_tables(rows, args.ladder_size))
+        _print_notice(rows, report.read_status(args.from_csv), args.ladder_size)
         print(f"\nrebuilt {path} and {', '.join(plots)}")
         return 0
     if args.tf32:
@@ -331,17 +365,30 @@ def run(args, command):
     csv_path = os.path.join(out_dir, "ladder.csv")
     log = CsvLog(csv_path)
     harness = Harness(cfg, log=log, run_id=run_id)
+    report.write_status(out_dir, state="running", run=run_id, command=command,
+                        started=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                        planned_rows=harness.total_rows(), sizes=list(cfg.sizes),
+                        shapes=[list(s) for s in cfg.shapes], dtypes=list(cfg.dtypes),
+                        threads=list(cfg.threads), kernels=[k.name for k in harness.kernels],
+                        planned_ladder_size=planned_ladder_size(cfg.sizes, args.ladder_size))
     print(f"NumPy's BLAS: {machine.blas_label()}; SIMD micro-kernel: "
           f"{machine.build_info()['simd']['active']}")
     print(f"{PROG}: {len(harness.kernels)} kernels, sizes {list(cfg.sizes)}"
           f"{' + ' + str(list(cfg.shapes)) if cfg.shapes else ''}, {', '.join(cfg.dtypes)}, "
           f"threads {list(cfg.threads)}, budget {cfg.budget:g} s/call -> {out_dir}/", flush=True)
     interrupted = run_with_progress(harness, log, not args.no_progress)
+    status = report.write_status(out_dir, state="interrupted" if interrupted else "complete",
+                                 why=interrupted, rows=len(harness.rows),
+                                 ended=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     if interrupted:
-        print(f"\ninterrupted: kept the {len(harness.rows)} rows measured so far in {csv_path}")
+        print(f"\ninterrupted ({interrupted}): kept the {len(harness.rows)} of "
+              f"{harness.total_rows()} planned rows measured so far in {csv_path}")
     if not harness.rows:
         return 130 if interrupted else 1
     report_path, plots = report.build(csv_path, out_dir, size=args.ladder_size, command=command)
-    print(report.console_tables(report.load_csv(csv_path), args.ladder_size))
-    print(f"\nwrote {csv_path}, {out_dir}/machine.json, {', '.join(plots)} and {report_path}")
+    rows = report.load_csv(csv_path)
+    print(report.console_tables(rows, args.ladder_size))
+    _print_notice(rows, report.read_status(status), args.ladder_size)
+    print(f"\nwrote {csv_path}, {out_dir}/machine.json, {status}, {', '.join(plots)} and "
+          f"{report_path}")
     return 130 if interrupted else 0

@@ -4,19 +4,25 @@ Drift on a shared machine (another process, clock changes) then hits every conte
 and the ratio of each round is a paired sample. Each contender's answer is checked first.
 
 Multi-threaded contenders are raced in blocks instead (`block_time` > 0): after a call,
-OpenBLAS's idle worker threads spin for up to ~2^28 cycles (~70 ms) and OpenMP's for a
-shorter while, so a call of the other library that starts meanwhile shares its cores with
-spinning threads and loses up to half its speed. Each contender therefore runs calls for
-`block_time` seconds in a row, its first call in each block is discarded, and the block's
-median is the round's sample. (Sleeping between calls instead is worse on a VM: waking a
-halted virtual CPU took milliseconds here.)
+OpenBLAS's idle worker threads spin for ~0.1 s and OpenMP's for ~10 ms (timing.py), so a call
+of the other library that starts meanwhile shares its cores with spinning threads and loses
+up to half its speed. Each block therefore starts once the other contender's pools have gone
+quiet (timing.wait_quiet), runs calls for `block_time` seconds in a row, discards its first
+call (the one that wakes its own pool), and gives its median as the round's sample. (Sleeping
+between single calls instead is worse on a VM: waking a halted virtual CPU took milliseconds
+here; a block pays that once, in the call it discards.) Call-by-call races (one thread) wait
+for quiet once, before the first round.
+
+Each contender's normwise error against float64 (check.Reference.normwise_error) comes back
+beside its times.
 """
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict
 
 import numpy as np
 
+from . import timing
 from .check import Reference
 from .timing import Timing, host_samples, repeat_count, timed_call
 
@@ -26,28 +32,34 @@ class Race:
     timings: Dict[str, Timing]
     ratios: Dict[str, float]  # median over rounds of t(baseline) / t(contender): > 1 is faster
     rounds: int
+    errors: Dict[str, float] = field(default_factory=dict)  # ||C - C_ref||_F / ||C_ref||_F
 
 
 def race(a, b, contenders, baseline, min_time=1.0, budget=30.0, min_rounds=5, block_time=0.0):
     """contenders: {name: f(a, b)}; baseline: the name every ratio is taken against."""
     ref = Reference(a, b)
-    first = {}
+    first, errors = {}, {}
     for name, f in contenders.items():
+        timing.wait_quiet(name)
         out, first[name] = timed_call(lambda: f(a, b))
         problem = ref.violations(out)
         if problem:
             raise AssertionError(f"{name} gave a wrong answer, not timed: {problem}")
+        errors[name] = ref.normwise_error(out)
     per_round = sum(max(t, block_time) for t in first.values())
     rounds = repeat_count(per_round, min_time, budget, min_repeats=min_rounds)
     samples = {name: [] for name in contenders}
     names = list(contenders)
+    timing.wait_quiet(names[0])
     for r in range(rounds):
         for name in (names if r % 2 == 0 else names[::-1]):  # alternate who goes first
+            if block_time > 0:
+                timing.wait_quiet(name)
             samples[name].append(_block(contenders[name], a, b, block_time))
     base = samples[baseline]
     ratios = {name: statistics.median(tb / tk for tb, tk in zip(base, s))
               for name, s in samples.items()}
-    return Race({n: Timing.of(s) for n, s in samples.items()}, ratios, rounds)
+    return Race({n: Timing.of(s) for n, s in samples.items()}, ratios, rounds, errors)
 
 
 def _block(f, a, b, block_time):

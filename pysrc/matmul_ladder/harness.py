@@ -7,6 +7,13 @@ against the reference before anything is timed: a wrong one is a FAILED row, nev
 A kernel stops growing once one call would pass the per-call budget (its time at the last
 size scaled by the FLOP ratio): the rest of its sizes are "skipped" rows that say why.
 Every row is appended to the CSV the moment it is measured, so Ctrl-C keeps them.
+
+Beside its speed each row gives its answer's normwise error against float64
+(check.Reference.normwise_error). Before a kernel's first call the pools of the library called
+before it have gone quiet (timing.wait_quiet). A measurement that timing.doubts() or its growth
+from the size before (timing.exponent_doubt) calls doubtful is taken once more after a quiet
+period, the better-behaved of the two is kept, and whatever still makes it doubtful goes to the
+row's `flag` (empty for a row that nothing makes doubtful).
 """
 import csv
 import os
@@ -23,7 +30,8 @@ from .check import Reference
 
 COLUMNS = ["run", "kernel", "language", "rung", "device", "mode", "dtype", "M", "N", "K",
            "threads", "status", "median_s", "min_s", "max_s", "repeats", "gflops",
-           "peak_gflops", "pct_peak", "note"]
+           "peak_gflops", "pct_peak", "note", "normwise_error", "flag"]
+# normwise_error and flag came last, so that a CSV written before them still loads.
 
 
 @dataclass
@@ -52,6 +60,7 @@ def measure_peaks(dtypes, threads, known=None):
     if ck is None or ck.active_isa() == "none":
         return {}
     known = known or {}
+    timing.wait_quiet("fma_peak")  # the last kernel's spinning pool would lower the peak
     return {(d, t): max(ck.fma_peak(np.dtype(d).itemsize, t, 0.2), known.get((d, t), 0.0))
             for d in dtypes for t in threads}
 
@@ -74,6 +83,18 @@ class CsvLog:
 
     def close(self):
         self.file.close()
+
+
+def _is_square(a, b):
+    return a.shape[0] == a.shape[1] == b.shape[1]
+
+
+def _normwise_error(ref, answer):
+    """||C - C_ref||_F / ||C_ref||_F, or None for an answer of the wrong shape or dtype."""
+    try:
+        return ref.normwise_error(answer)
+    except ValueError:
+        return None
 
 
 def _is_oom(exc):
@@ -104,15 +125,27 @@ class Harness:
         self.run_id = run_id or time.strftime("%Y%m%d-%H%M%S")
         self.progress = progress  # callable(description) after each row, or None
         self.last = {}  # (kernel, dtype, threads, mode) -> (flops, seconds) of its last measurement
+        self.last_square = {}  # the same key -> (n, seconds) of its last square measurement
         self.stopped = {}  # (kernel, dtype, threads, mode) -> why it stopped growing
         self.unavailable = set()  # kernels already reported unavailable (one row each)
         self.peaks = {}
         self.rows = []
 
     def total_rows(self):
+        """The rows of a run that is not cut short: one per job, dtype and shape for an
+        available kernel (skipped rows included), one in all for an unavailable one."""
         jobs = _jobs(self.kernels, self.cfg.threads)
-        per_shape = sum(1 for d in self.cfg.dtypes for k, _, _ in jobs if d in k.dtypes)
-        return per_shape * len(self.cfg.all_shapes())
+        shapes = len(self.cfg.all_shapes())
+        total, unavailable = 0, set()
+        for d in self.cfg.dtypes:
+            for k, _, _ in jobs:
+                if d not in k.dtypes:
+                    continue
+                if k.availability():
+                    unavailable.add(k.name)
+                else:
+                    total += shapes
+        return total + (len(unavailable) if shapes else 0)
 
     def run(self):
         peak_threads = sorted(set(self.cfg.threads) | {1})
@@ -142,14 +175,16 @@ class Harness:
             self.progress(f"{row['kernel']} {row['dtype']} {row['M']}x{row['N']}x{row['K']} "
                           f"t={row['threads']}: {row['status']}")
 
-    def _row(self, kernel, threads, mode, a, b, status, t=None, note=""):
+    def _row(self, kernel, threads, mode, a, b, status, t=None, note="", error=None, flag=""):
         m, k = a.shape
         n = b.shape[1]
         row = dict.fromkeys(COLUMNS, "")
         row.update(run=self.run_id, kernel=kernel.name, language=kernel.language,
                    rung="" if kernel.rung is None else kernel.rung, device=kernel.device,
                    mode=mode, dtype=a.dtype.name, M=m, N=n, K=k, threads=threads,
-                   status=status, note=note)
+                   status=status, note=note, flag=flag)
+        if error is not None:
+            row["normwise_error"] = f"{error:.3g}"
         if t is not None:
             speed = gflops(matmul_flops(m, k, n), t.median)
             row.update(median_s=f"{t.median:.6g}", min_s=f"{t.min:.6g}", max_s=f"{t.max:.6g}",
@@ -182,18 +217,53 @@ class Harness:
         try:
             with kernel.bind(max(threads, 1)) as f:
                 call, fetch = self._prepare(kernel, mode, f, a, b)
+                quiet = timing.wait_quiet(kernel.name)
                 out, first = timing.timed_call(call)
-                problem = ref.violations(fetch(out), kernel.precision)
+                answer = fetch(out)
+                problem = ref.violations(answer, kernel.precision)
+                error = _normwise_error(ref, answer)
+                del out, answer
                 if problem:
-                    return self._row(kernel, threads, mode, a, b, "FAILED", note=problem)
-                t = self._time(kernel, mode, call, first, threads)
+                    return self._row(kernel, threads, mode, a, b, "FAILED", note=problem,
+                                     error=error)
+                t, flags, note = self._judged_time(kernel, mode, call, first, threads, quiet,
+                                                   key, a, b)
         except Exception as exc:  # one kernel's failure must not end the run
             self.stopped[key] = f"stopped after {type(exc).__name__} at a smaller size"
             status = "OOM" if _is_oom(exc) else "ERROR"
             return self._row(kernel, threads, mode, a, b, status, note=f"{type(exc).__name__}: {exc}")
         self.last[key] = (work, t.median)
-        note = "one call, over budget" if t.repeats == 1 and first > self.cfg.budget else ""
-        return self._row(kernel, threads, mode, a, b, "ok", t, note)
+        if _is_square(a, b):
+            self.last_square[key] = (a.shape[0], t.median)
+        if t.repeats == 1 and first > self.cfg.budget:
+            note = "; ".join(filter(None, ["one call, over budget", note]))
+        return self._row(kernel, threads, mode, a, b, "ok", t, note, error, "; ".join(flags))
+
+    def _judged_time(self, kernel, mode, call, first, threads, quiet, key, a, b):
+        """(Timing, [doubts], note): timed, judged, and where doubtful timed once more after a
+        quiet period, keeping the measurement with fewer doubts (the lower median if tied)."""
+        tries = [self._timed(kernel, mode, call, first, threads, quiet, key, a, b)]
+        if tries[0][1] and tries[0][0].repeats > 1:
+            quiet = timing.wait_quiet(kernel.name)
+            tries.append(self._timed(kernel, mode, call, first, threads, quiet, key, a, b))
+        best = min(tries, key=lambda x: (len(x[1]), x[0].median))
+        if len(tries) == 1:
+            return best[0], best[1], ""
+        t0, d0 = tries[0]
+        kept = "the first" if best is tries[0] else "the second"
+        note = (f"timed twice: the first median {t0.median:.3g} s was doubtful "
+                f"({'; '.join(d0)}), the second {tries[1][0].median:.3g} s; kept {kept}")
+        return best[0], best[1], note
+
+    def _timed(self, kernel, mode, call, first, threads, quiet, key, a, b):
+        with timing.Watch() as watch:
+            t = self._time(kernel, mode, call, first, threads)
+        doubts = timing.doubts(t, threads, watch, quiet,
+                               cpu=kernel.device == "cpu" or mode == "copies")
+        if key in self.last_square and _is_square(a, b):
+            n0, t0 = self.last_square[key]
+            doubts += list(filter(None, [timing.exponent_doubt(n0, t0, a.shape[0], t.median)]))
+        return t, doubts
 
     def _prepare(self, kernel, mode, f, a, b):
         """(call, fetch): call() runs the kernel once and returns what fetch() turns into a

@@ -1,16 +1,84 @@
-"""REPORT.md of a run, built from its CSV alone (and machine.json beside it), so an old run
-can be re-reported: the machine, how to read the tables, what the numbers say, the ladder
-tables, the GPU table, non-square shapes, the fitted exponents, and the plots."""
+"""REPORT.md of a run, built from its CSV alone (and machine.json and run_status.json beside
+it), so an old run can be re-reported: a notice at the top if the run was cut short, the
+machine, how to read the tables, what the numbers say, the ladder tables, the GPU table,
+non-square shapes, the fitted exponents, the rows found doubtful, and the plots."""
 import json
 import os
 
 from . import plots as plotting
 from .results import (Table, _square, default_ladder_size, ladder_groups, load_csv, series_label,
                       unavailable)
-from .tables import (GPU_HEADER, LADDER_HEADER, console_tables, fmt, gpu_rows, ladder_cells,
-                     markdown_table)
+from .tables import (GPU_HEADER, LADDER_HEADER, console_tables, fmt, fmt_error, gpu_rows,
+                     ladder_cells, markdown_table, status_cell)
+from .timing import MIN_FIT_SECONDS, P_MAX, P_MIN, SPREAD_LIMIT, STOLEN_LIMIT, WAITED_LIMIT
 
-__all__ = ["build", "console_tables", "load_csv", "report_markdown"]
+__all__ = ["build", "console_tables", "load_csv", "report_markdown", "cut_short_notice",
+           "read_status", "write_status"]
+
+STATUS_FILE = "run_status.json"  # what a run planned, and whether it got there
+
+
+def write_status(out_dir, **fields):
+    """Merge fields into the run's run_status.json (written when the run starts, with what it
+    plans, and again when it ends, with how)."""
+    path = os.path.join(out_dir, STATUS_FILE)
+    status = read_status(path) or {}
+    status.update(fields)
+    with open(path, "w") as f:
+        json.dump(status, f, indent=2)
+    return path
+
+
+def read_status(path):
+    """The run status at `path` (a run_status.json, or the CSV beside it), or None."""
+    if not path.endswith(".json"):
+        path = os.path.join(os.path.dirname(os.path.abspath(path)), STATUS_FILE)
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def cut_short_notice(rows, status, size):
+    """[lines] saying that the run did not measure all it planned, how much it holds and at
+    which n its tables stand; [] for a run that finished (or one with no status file)."""
+    if not status:
+        return []
+    planned = status.get("planned_rows")
+    state = status.get("state")
+    if state == "complete" and (planned is None or len(rows) >= planned):
+        return []
+    how = {"interrupted": f"interrupted: {status.get('why') or 'stopped before its end'}",
+           "running": "it never finished: its status still says running, so the process was "
+                      "killed, or is still measuring",
+           "complete": "it ended with fewer rows than planned"}.get(state, f"state {state!r}")
+    holds = (f"it holds {len(rows)} of the {planned} rows it planned" if planned is not None
+             else f"it holds {len(rows)} rows")
+    lines = [f"**This run was cut short ({how}); {holds}.**"]
+    counts = {}  # dtype -> {n: rows}
+    for r in rows:
+        if r["status"] != "unavailable" and _square(r):
+            per = counts.setdefault(r["dtype"], {})
+            per[r["N"]] = per.get(r["N"], 0) + 1
+    want = status.get("planned_ladder_size")
+    if size is not None:
+        where = (f"the planned n = {want}" if want in (None, size) else
+                 f"n = {size}, the largest size it reached, not at the planned n = {want}")
+        reached = "; ".join(f"{d}: " + ", ".join(f"n = {n}: {c}" for n, c in sorted(per.items()))
+                            for d, per in sorted(counts.items()))
+        missing = [d for d in status.get("dtypes", []) if d not in counts]
+        if missing:
+            reached += "; " + ", ".join(missing) + ": none"
+        lines.append(f"Its ladder tables stand at {where}. Rows at each size: {reached}.")
+    return lines
+
+
+def doubtful_lines(table):
+    """['- kernel dtype MxKxN t=T: flag'] for the rows the harness found doubtful."""
+    return [f"- {r['kernel']} {r['dtype']} {r['M']}x{r['K']}x{r['N']} t={r['threads']}"
+            f"{' ' + r['mode'] if r['device'] == 'gpu' else ''}: {r['flag']}"
+            + (f" ({r['note']})" if r.get("note") else "") for r in table.flagged()]
 
 
 def extrapolated(table, size):
@@ -44,17 +112,25 @@ REFUTED = {
 NOISE = 1.10  # steps within 10% are inside these machines' noise
 
 
+def _doubt(*entries):
+    """The flags of the ladder entries a figure stands on, joined ('' if none is doubtful)."""
+    return "; ".join(dict.fromkeys(e["flag"] for e in entries if e and e.get("flag")))
+
+
 def ladder_steps(table, dtype, size):
-    """[(kernel, factor over the rung before)] for the C ladder at `size`: rungs 1-4 on one
-    thread, c_omp on the most threads against c_simd on one."""
+    """[(kernel, factor over the rung before, doubt)] for the C ladder at `size`: rungs 1-4
+    on one thread, c_omp on the most threads against c_simd on one. doubt: the flags of the
+    two timings the factor divides ('' if neither is doubtful)."""
     one = {e["kernel"]: e for e in table.ladder(dtype, 1, size)}
-    steps = [(k, e["x_prev"]) for k, e in one.items()
+    below = lambda k: one.get(table.previous_rung(k))  # noqa: E731
+    steps = [(k, e["x_prev"], _doubt(e, below(k))) for k, e in one.items()
              if e["x_prev"] and k.startswith("c_") and k not in ("c_naive", "c_omp")]
     most = max(table.threads_of("c_omp") or [1])
     if most > 1:
         omp = [e for e in table.ladder(dtype, most, size) if e["kernel"] == "c_omp"]
         if omp and omp[0]["x_prev"]:
-            steps.append((f"c_omp ({most} threads)", omp[0]["x_prev"]))
+            steps.append((f"c_omp ({most} threads)", omp[0]["x_prev"],
+                          _doubt(omp[0], below("c_omp"))))
     return steps
 
 
@@ -74,16 +150,25 @@ def relations(table, size, machine=None):
         entries = {e["kernel"]: e for e in table.ladder(dtype, 1, size)}
         naive, npy = entries.get("c_naive"), entries.get("numpy")
         if naive and npy and naive["seconds"] and npy["seconds"]:
+            doubt = _doubt(naive, npy)
             lines.append(f"- **{dtype}, n = {size}, 1 thread:** NumPy is "
-                         f"{naive['seconds'] / npy['seconds']:,.0f}x faster than plain C (c_naive).")
+                         f"{naive['seconds'] / npy['seconds']:,.0f}x faster than plain C (c_naive)"
+                         + (f" (a doubtful timing: {doubt})." if doubt else "."))
         steps = ladder_steps(table, dtype, size)
         if steps:
-            lines.append("  Steps up the C ladder: " + ", ".join(f"{k} {x:.3g}x" for k, x in steps) + ".")
-            best = max(steps, key=lambda s: s[1])
-            lines.append(f"  The largest single step is {best[0]} ({best[1]:.3g}x).")
+            lines.append("  Steps up the C ladder: " + ", ".join(
+                f"{k} {x:.3g}x" + (" (doubtful)" if d else "") for k, x, d in steps) + ".")
+            sound = [s for s in steps if not s[2]]
+            if sound:
+                best = max(sound, key=lambda s: s[1])
+                lines.append(f"  The largest single step is {best[0]} ({best[1]:.3g}x)"
+                             + (" of those timed soundly." if len(sound) < len(steps) else "."))
             cutoff = strassen_cutoff(machine or {}, dtype)
-            for k, x in steps:
-                if k.startswith("c_strassen") and cutoff and size < cutoff:
+            for k, x, doubt in steps:
+                if doubt:
+                    lines.append(f"  {k}'s {x:.3g}x stands on a doubtful timing ({doubt}): it "
+                                 f"shows nothing about the rung here; see 'Doubtful timings'.")
+                elif k.startswith("c_strassen") and cutoff and size < cutoff:
                     lines.append(f"  {k} takes no Strassen level below its cutoff (n >= {cutoff} "
                                  f"here), so at n = {size} it runs c_omp's loop: its {x:.3g}x "
                                  f"is the noise between two timings of one loop.")
@@ -96,7 +181,9 @@ def relations(table, size, machine=None):
                                  f"noise)" + (f": {why}" if why else "."))
         simd = entries.get("c_simd")
         if simd and simd["pct_numpy"]:
-            lines.append(f"  c_simd runs at {simd['pct_numpy']:.0f}% of NumPy's speed on one thread.")
+            doubt = _doubt(simd, npy)
+            lines.append(f"  c_simd runs at {simd['pct_numpy']:.0f}% of NumPy's speed on one thread"
+                         + (f" (a doubtful timing: {doubt})." if doubt else "."))
         py = entries.get("py_naive")
         if py and py["seconds"] and npy and npy["seconds"]:
             est = (" (py_naive extrapolated as n³ from its largest measured size)"
@@ -109,12 +196,15 @@ def relations(table, size, machine=None):
                 for mode in ("compute", "copies"):
                     fit = table.exponent(kernel, dtype, threads, mode)
                     if fit:
-                        fits.append([series_label(kernel, threads, mode), dtype, f"{fit[0]:.2f}"])
+                        doubt = table.exponent_doubt(kernel, dtype, threads, mode)
+                        fits.append([series_label(kernel, threads, mode), dtype, f"{fit[0]:.2f}",
+                                     f"implausible: {doubt}" if doubt else ""])
     return lines, fits
 
 
-def build(csv_path, out_dir=None, machine=None, size=None, command=None):
-    """Rebuild the plots and REPORT.md from a CSV (and machine.json beside it, if any)."""
+def build(csv_path, out_dir=None, machine=None, size=None, command=None, status=None):
+    """Rebuild the plots and REPORT.md from a CSV (and machine.json and run_status.json beside
+    it, if any)."""
     out_dir = out_dir or os.path.dirname(os.path.abspath(csv_path))
     os.makedirs(out_dir, exist_ok=True)
     rows = load_csv(csv_path)
@@ -123,9 +213,11 @@ def build(csv_path, out_dir=None, machine=None, size=None, command=None):
         if os.path.exists(path):
             with open(path) as f:
                 machine = json.load(f)
+    if status is None:
+        status = read_status(csv_path)
     size = size or default_ladder_size(rows)
     plots = plotting.plot_all(rows, out_dir, size)
-    text = report_markdown(rows, machine or {}, size, plots, command)
+    text = report_markdown(rows, machine or {}, size, plots, command, status)
     with open(os.path.join(out_dir, "REPORT.md"), "w") as f:
         f.write(text)
     return os.path.join(out_dir, "REPORT.md"), plots
@@ -149,10 +241,17 @@ def _machine_lines(m):
     return lines
 
 
-def report_markdown(rows, machine, size, plots, command=None):
+def report_markdown(rows, machine, size, plots, command=None, status=None):
     table = Table(rows)
     run = rows[0]["run"] if rows else "?"
     out = [f"# matmul-ladder report: run {run}", ""]
+    notice = cut_short_notice(rows, status, size)
+    if notice:
+        out += notice + [""]
+    doubtful = doubtful_lines(table)
+    if doubtful:
+        out += [f"**{len(doubtful)} of its {len(table.ok)} timings are doubtful** (listed under "
+                f"'Doubtful timings').", ""]
     if command:
         out += ["Command:", "", f"    {command}", ""]
     out += ["## Machine", ""] + _machine_lines(machine) + [""]
@@ -163,7 +262,18 @@ def report_markdown(rows, machine, size, plots, command=None):
             "`~` marks a time the per-call budget kept from being measured: it is extrapolated "
             "with the algorithm's own exponent, t(n) = t(n0)·(n/n0)³, from the kernel's largest "
             "measured size n0 (listed under 'Extrapolated'), the same rule in every dtype. These "
-            "machines are shared and noisy: differences under about 10% mean nothing.", ""]
+            "machines are shared and noisy: differences under about 10% mean nothing.", "",
+            "`error` is the answer's normwise error against float64, ||C − C_ref||_F / "
+            "||C_ref||_F (C_ref: the float64 product of the same inputs); a float32 kernel's is "
+            "near sqrt(K)·2^-24 or below. Before each kernel's first call the thread pools of the "
+            "one before it have gone idle (OpenBLAS's spin ~0.1 s after a call). A timing is "
+            f"*doubtful* where its median is over {SPREAD_LIMIT:g}x its fastest call (spread), "
+            f"where its threads waited for a CPU over {100 * WAITED_LIMIT:.0f}% of the time each "
+            f"(another process had the cores), where the hypervisor stole over {STOLEN_LIMIT:g} "
+            f"CPU, or where it grows from the size before as t ~ n^p with p outside "
+            f"{P_MIN:g}-{P_MAX:g} (both sizes past {1e3 * MIN_FIT_SECONDS:g} ms, their fixed "
+            "costs): such a row was timed once more after a quiet period, the better-behaved "
+            "timing kept, and its status says what still makes it doubtful.", ""]
     lines, fits = relations(table, size, machine)
     if lines:
         out += ["## What the numbers say", ""] + lines + [""]
@@ -181,18 +291,23 @@ def report_markdown(rows, machine, size, plots, command=None):
     others = [r for r in rows if not _square(r) and r["device"] == "cpu"]
     if others:
         out += ["## Non-square shapes", "", markdown_table(
-            ["kernel", "threads", "dtype", "MxKxN", "time", "GFLOP/s", "status"],
+            ["kernel", "threads", "dtype", "MxKxN", "time", "GFLOP/s", "error", "status"],
             [[r["kernel"], r["threads"], r["dtype"], f"{r['M']}x{r['K']}x{r['N']}",
-              fmt(r["median_s"], False, "s"), fmt(r["gflops"]),
-              r["status"] if r["status"] == "ok" else f"{r['status']}: {r['note']}"] for r in others]), ""]
+              fmt(r["median_s"], False, "s"), fmt(r["gflops"]), fmt_error(r.get("normwise_error")),
+              status_cell(r["status"], r["note"], r.get("flag"))] for r in others]), ""]
     if fits:
         out += ["## Time against size", "",
                 "Fitted exponent p of time ∝ n^p over the measured sizes n ≥ 128. The arithmetic is "
                 "n^3 for every kernel; p below 3 means fixed overheads still matter at the small "
                 "sizes, p above 3 means the kernel gets less efficient as n grows (cache misses), "
                 "or that a few small, noisy sizes carry the fit. It is a finding, never used to "
-                "extrapolate.", "",
-                markdown_table(["kernel", "dtype", "p"], fits), ""]
+                "extrapolate. Fitted over the sizes past their fixed costs (those that take "
+                f"at least {1e3 * MIN_FIT_SECONDS:g} ms), a cubic kernel's p lies within "
+                f"{P_MIN:g}-{P_MAX:g} (timing.py says why); one outside is marked implausible.", "",
+                markdown_table(["kernel", "dtype", "p", "doubt"], fits), ""]
+    if doubtful:
+        out += ["## Doubtful timings", "", "Rows still doubtful after a second timing, and why "
+                "(see 'How to read this'):", ""] + doubtful + [""]
     missing = unavailable(rows)
     if missing:
         out += ["## Not measured here", ""] + [f"- {m}" for m in missing] + [""]

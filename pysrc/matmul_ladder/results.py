@@ -7,12 +7,13 @@ import csv
 
 import numpy as np
 
-from .timing import gflops, matmul_flops
+from .timing import MIN_FIT_SECONDS, P_MAX, P_MIN, gflops, matmul_flops
 
 ALGORITHM_EXPONENT = 3  # every kernel of the ladder does M*N*K multiply-adds
 NUMERIC = {"rung": int, "M": int, "N": int, "K": int, "threads": int, "repeats": int,
            "median_s": float, "min_s": float, "max_s": float, "gflops": float,
-           "peak_gflops": float, "pct_peak": float}
+           "peak_gflops": float, "pct_peak": float, "normwise_error": float}
+OPTIONAL_TEXT = ("flag",)  # columns a CSV written before them lacks: read as ""
 
 
 REQUIRED = ("kernel", "language", "device", "mode", "dtype", "M", "N", "K", "threads", "status",
@@ -31,6 +32,8 @@ def load_csv(path):
             row = dict(raw)
             for key, cast in NUMERIC.items():
                 row[key] = cast(row[key]) if row.get(key) not in (None, "") else None
+            for key in OPTIONAL_TEXT:
+                row[key] = row.get(key) or ""
             rows.append(row)
     return rows
 
@@ -81,6 +84,22 @@ class Table:
         p, c = np.polyfit(n, t, 1)
         return float(p), float(c)
 
+    def exponent_doubt(self, kernel, dtype, threads, mode="compute"):
+        """'' or why the series grows as no cubic kernel's time can: the fit of log t against
+        log n over its sizes that take at least MIN_FIT_SECONDS (past their fixed costs;
+        timing.py says why) is outside P_MIN-P_MAX."""
+        pts = [p for p in self.series(kernel, dtype, threads, mode) if p[1] >= MIN_FIT_SECONDS]
+        if len(pts) < 2:
+            return ""
+        p = float(np.polyfit(np.log([x[0] for x in pts]), np.log([x[1] for x in pts]), 1)[0])
+        if P_MIN <= p <= P_MAX:
+            return ""
+        return f"exponent {round(p, 2) + 0.0:.2f} (n {pts[0][0]}-{pts[-1][0]})"
+
+    def flagged(self):
+        """The rows the harness found doubtful (a non-empty `flag`)."""
+        return [r for r in self.rows if r.get("flag")]
+
     def seconds(self, kernel, dtype, threads, n, mode="compute"):
         """(seconds, estimated) at square size n; falls back to 1 thread for serial kernels.
         A size the budget kept from being measured is extrapolated from the largest measured
@@ -124,7 +143,9 @@ class Table:
             entry = {"kernel": kernel, "threads": threads, "status": row["status"],
                      "note": row["note"], "seconds": s, "estimated": est,
                      "gflops": gflops(matmul_flops(n, n, n), s) if s else None,
-                     "pct_peak": row["pct_peak"] if row["status"] == "ok" else None}
+                     "pct_peak": row["pct_peak"] if row["status"] == "ok" else None,
+                     "error": row.get("normwise_error"),
+                     "flag": row.get("flag") or ""}
             prev = self.previous_rung(kernel)
             prev_s, prev_est = self.seconds(prev, dtype, threads, n) if prev else (None, False)
             for key, (base, base_est) in {"x_prev": (prev_s, prev_est), "x_c_naive": (naive_s, naive_est),
