@@ -23,6 +23,7 @@ def test_tiny_run_writes_csv_report_and_plots(tmp_path, capsys):
         ("conv_c_naive", "1"), ("conv_c_omp", "1"), ("conv_c_omp", "2"),
         ("conv_numpy_shifts", "1")}
     assert all(r["output"] == "reused" and float(r["gb_s"]) > 0 for r in rows)
+    assert all(0 <= float(r["normwise_error"]) < 1e-6 for r in rows)  # float32, 9 terms
     for name in ("REPORT.md", "machine.json", "conv_time_vs_n.png", "conv_gbs_vs_n.png"):
         assert (out / name).exists(), name
     assert "float32, N = 40" in (out / "REPORT.md").read_text()
@@ -39,6 +40,10 @@ def test_checker_finds_a_wrong_entry_and_passes_nan_where_due():
     checker = conv_ladder.Checker(x, w)
     y = ml.conv2d(x, w, kernel="conv_c_fixed")
     assert checker.violations(y) == ""
+    # the normwise error the chunks' tally gives is the whole image's
+    ref = conv_ladder.correlate3x3_valid(x.astype(np.float64), w.astype(np.float64))
+    whole = np.linalg.norm(y - ref) / np.linalg.norm(ref)
+    assert 0 < checker.error == pytest.approx(whole, rel=1e-6) and whole < 1e-6
     y[1500, 7] += 0.01
     problem = checker.violations(y)
     assert "(1500, 7)" in problem and "1 of" in problem

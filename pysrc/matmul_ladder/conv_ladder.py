@@ -11,7 +11,8 @@ same process, the STREAM triad on each thread count (CPU) and the device-to-devi
 (GPU), and the FMA peak for the compute roof.
 
 Each answer is checked against a float64 reference, chunk by chunk of rows (so N = 16384
-needs no float64 copy of the image), before anything is timed. Kernels that can write into
+needs no float64 copy of the image), before anything is timed; the chunks' tally gives its
+normwise error, ||y - y_ref||_F / ||y_ref||_F, which each row records beside its speed. Kernels that can write into
 a given output (the ladder's rungs, NumPy's) are timed writing into one allocated once, as a
 loop over images would; SciPy and torch allocate theirs on every call, as their APIs do,
 and the report gives what a fresh output costs (allocating and first touching its pages). A kernel stops growing once
@@ -38,7 +39,7 @@ from .cli import (Parser, UsageError, _memory_bytes, _seconds, parse_sizes, pars
 
 COLUMNS = ["run", "kernel", "language", "rung", "device", "dtype", "N", "threads", "status",
            "output", "median_s", "min_s", "max_s", "repeats", "gpix_s", "gb_s", "gflops",
-           "roof_gb_s", "pct_roof", "note"]
+           "roof_gb_s", "pct_roof", "note", "normwise_error"]  # the last added last: old CSVs load
 QUICK = dict(sizes=[256, 512, 1024, 2048], budget=5.0, min_time=0.1)
 DEFAULT = dict(sizes=[256, 512, 1024, 2048, 4096, 8192, 16384], budget=60.0, min_time=0.3)
 CHECK_ROWS = 1024  # rows of the output checked at a time against the float64 reference
@@ -104,6 +105,7 @@ class Checker:
             keep_bytes = (_memory_bytes() or 0) // 4
         self.keep = 16 * n_out <= keep_bytes  # expected + bound in float64
         self.cache = {}  # array module name -> [(rows, ConvReference)]
+        self.error = None  # the normwise error of the answer last checked in full
 
     def _chunks(self, xp):
         if xp.__name__ in self.cache:
@@ -126,6 +128,7 @@ class Checker:
         if type(y).__module__.split(".")[0] == "cupy":
             import cupy as xp
         want = (self.x.shape[0] - 2, self.x.shape[1] - 2)
+        self.error = None
         if tuple(y.shape) != want:
             return f"shape {tuple(y.shape)}, expected {want}"
         tally = Tally()
@@ -133,6 +136,7 @@ class Checker:
             problem = ref.violations(y[i:i + rows], tally, row0=i)
             if problem:
                 return problem
+        self.error = tally.error()
         return tally.violation(9, float(np.finfo(self.x.dtype).eps), precision(""))
 
 
@@ -258,11 +262,13 @@ class ConvHarness:
         try:
             with kernel.bind(threads) as f:
                 call = self._call(kernel, f, *inputs, out=self._output(kernel, n, dtype))
+                timing.wait_quiet(kernel.name)  # the pools of the kernel before it idle
                 out, first = timing.timed_call(call)
                 problem = checker.violations(out)
                 del out
                 if problem:
                     return self._row(kernel, threads, dtype, n, "FAILED", note=problem)
+                error = checker.error
                 t = self._time(kernel, call, first, threads)
         except Exception as exc:  # one kernel's failure must not end the run
             self.stopped[key] = f"stopped after {type(exc).__name__} at a smaller size"
@@ -272,6 +278,7 @@ class ConvHarness:
         self.last[key] = (n, t.median)
         row = self._row(kernel, threads, dtype, n, "ok", t)
         row["output"] = "reused" if kernel.name in TAKES_OUT else "allocated"
+        row["normwise_error"] = "" if error is None else f"{error:.3g}"
         return row
 
     @staticmethod
@@ -352,8 +359,8 @@ def label(kernel, threads):
 
 def table(rows, dtype, n):
     """Markdown: every kernel at size n, ladder order, with Gpix/s, GB/s and % of the roof."""
-    lines = ["| kernel | threads | Gpix/s | GB/s | % of roof | x previous rung |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| kernel | threads | Gpix/s | GB/s | % of roof | x previous rung | error |",
+             "|---|---|---|---|---|---|---|"]
     previous = None
     for kernel, threads in series_keys(rows):
         r = next((r for r in ok_rows(rows) if r["kernel"] == kernel and r["threads"] == threads
@@ -365,8 +372,10 @@ def table(rows, dtype, n):
         if r["rung"] != "" and r["language"] == "C" and threads == 1:
             step = f"{speed / previous:.2f}x" if previous else ""
             previous = speed
+        error = r.get("normwise_error")
         lines.append(f"| {kernel} | {threads} | {speed:.3g} | {float(r['gb_s']):.3g} | "
-                     f"{r['pct_roof'] or '-'} | {step} |")
+                     f"{r['pct_roof'] or '-'} | {step} | "
+                     f"{'-' if error in (None, '') else f'{float(error):.2g}'} |")
     return "\n".join(lines)
 
 
@@ -443,7 +452,8 @@ def report(rows, out_dir, roofs, command=""):
               "float32, 16 in float64), over (N - 2)^2 outputs; '% of roof' is against the "
               "triad on the same thread count (CPU) or the device copy (GPU). A plain store "
               "also reads its line first, so a kernel without streaming stores really moves "
-              "3 S per output.", ""]
+              "3 S per output. 'error' is the output's normwise error against float64, "
+              "||y - y_ref||_F / ||y_ref||_F.", ""]
     sizes = sorted({r["N"] for r in ok_rows(rows)})
     for dtype in sorted({r["dtype"] for r in ok_rows(rows)}):
         for n in [s for s in sizes if s in (1024, max(sizes))] or sizes[-1:]:
