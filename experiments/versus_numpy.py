@@ -17,8 +17,11 @@ packed panels that stay in L1/L2 (fma_peak.c), measured with the peak. What c_si
 below it is L3, the loop nest and packing; what the ceiling loses below 100% is the kernel's
 loads, and in this VM's busy phases what behaves like a sibling hyperthread sharing them.
 1-thread races alternate call by call; multi-threaded ones alternate blocks of calls (--block
-seconds, first call of each block dropped), so that neither library's spinning idle threads
-slow the other (see matmul_ladder/compare.py).
+seconds, each started once the other library's pools have gone quiet, first call dropped), so
+that neither library's spinning idle threads slow the other (see matmul_ladder/compare.py);
+the peaks are measured once those pools are quiet too (timing.wait_quiet).
+"error" and "NumPy error" are the two answers' normwise errors against float64,
+||C - C_ref||_F / ||C_ref||_F: a faster kernel must not buy its speed with accuracy.
 """
 import argparse
 import contextlib
@@ -31,6 +34,7 @@ import matmul_ladder as ml
 from matmul_ladder import cli
 from matmul_ladder.compare import race
 from matmul_ladder.tables import text_table
+from matmul_ladder import timing
 from matmul_ladder.timing import gflops, matmul_flops
 
 # (M, K, N): a is M x K, b is K x N
@@ -57,7 +61,8 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted: the races finished so far", file=sys.stderr)
     print(text_table(["kernel", "threads", "dtype", "MxKxN", "GFLOP/s", "NumPy GFLOP/s", "ratio",
-                      "peak GFLOP/s", "% peak", "ukernel % peak", "rounds"], rows))
+                      "error", "NumPy error", "peak GFLOP/s", "% peak", "ukernel % peak",
+                      "rounds"], rows))
     info = ml.build_info()
     print(f"\nmicro-kernel: {info['simd']['active']}; blocking: {info['blocking']}")
     return 0
@@ -93,6 +98,7 @@ def race_all(args, shapes, dtypes, rows):
             for kernel, threads in contenders:
                 if not wanted(kernel, threads, args.kernels):
                     continue
+                timing.wait_quiet("fma_peak")  # the last race's pools would lower the peak
                 peak_before = ml.fma_peak(dtype, threads)
                 ceiling = ml.ukernel_peak(dtype) if threads == 1 else None
                 with contextlib.ExitStack() as stack:
@@ -103,13 +109,15 @@ def race_all(args, shapes, dtypes, rows):
                     r = race(a, b, {"numpy": npy, kernel: mine}, baseline="numpy",
                              min_time=args.min_time, min_rounds=9 if threads > 1 else 5,
                              block_time=args.block if threads > 1 else 0.0)
+                timing.wait_quiet("fma_peak")
                 peak = (peak_before + ml.fma_peak(dtype, threads)) / 2
                 if ceiling is not None:
                     ceiling = (ceiling + ml.ukernel_peak(dtype)) / 2
                 speed = gflops(matmul_flops(m, k, n), r.timings[kernel].median)
                 np_speed = gflops(matmul_flops(m, k, n), r.timings["numpy"].median)
                 rows.append([kernel, threads, dtype, f"{m}x{k}x{n}", f"{speed:.1f}", f"{np_speed:.1f}",
-                             f"{r.ratios[kernel]:.3f}", f"{peak:.0f}", f"{100 * speed / peak:.0f}%",
+                             f"{r.ratios[kernel]:.3f}", f"{r.errors[kernel]:.2g}",
+                             f"{r.errors['numpy']:.2g}", f"{peak:.0f}", f"{100 * speed / peak:.0f}%",
                              "-" if ceiling is None else f"{100 * ceiling / peak:.0f}%", r.rounds])
                 print(f"  {kernel} t={threads} {dtype} {m}x{k}x{n}: {r.ratios[kernel]:.3f}", file=sys.stderr, flush=True)
 
