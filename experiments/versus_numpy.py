@@ -22,6 +22,9 @@ that neither library's spinning idle threads slow the other (see matmul_ladder/c
 the peaks are measured once those pools are quiet too (timing.wait_quiet).
 "error" and "NumPy error" are the two answers' normwise errors against float64,
 ||C - C_ref||_F / ||C_ref||_F: a faster kernel must not buy its speed with accuracy.
+"doubt" says why a race is doubtful, by timing.doubts' rules: either contender's rounds spread
+over 2x their fastest, or the process's threads waiting for a CPU (another process had the
+cores) or the hypervisor stealing during the race; empty when nothing does.
 """
 import argparse
 import contextlib
@@ -62,7 +65,7 @@ def main(argv=None):
         print("interrupted: the races finished so far", file=sys.stderr)
     print(text_table(["kernel", "threads", "dtype", "MxKxN", "GFLOP/s", "NumPy GFLOP/s", "ratio",
                       "error", "NumPy error", "peak GFLOP/s", "% peak", "ukernel % peak",
-                      "rounds"], rows))
+                      "rounds", "doubt"], rows))
     info = ml.build_info()
     print(f"\nmicro-kernel: {info['simd']['active']}; blocking: {info['blocking']}")
     return 0
@@ -106,9 +109,13 @@ def race_all(args, shapes, dtypes, rows):
                     npy = stack.enter_context(ml.bind("numpy", threads))
                     # a multi-threaded round is two blocks, one sample each: 9 of them, as 5
                     # left the median ratio 3-5% apart between runs at parity
-                    r = race(a, b, {"numpy": npy, kernel: mine}, baseline="numpy",
-                             min_time=args.min_time, min_rounds=9 if threads > 1 else 5,
-                             block_time=args.block if threads > 1 else 0.0)
+                    with timing.Watch() as watch:
+                        r = race(a, b, {"numpy": npy, kernel: mine}, baseline="numpy",
+                                 min_time=args.min_time, min_rounds=9 if threads > 1 else 5,
+                                 block_time=args.block if threads > 1 else 0.0)
+                doubt = "; ".join([f"{name} {d}" for name in (kernel, "numpy")
+                                   for d in timing.doubts(r.timings[name])]
+                                  + timing.doubts(None, threads, watch))
                 timing.wait_quiet("fma_peak")
                 peak = (peak_before + ml.fma_peak(dtype, threads)) / 2
                 if ceiling is not None:
@@ -118,7 +125,8 @@ def race_all(args, shapes, dtypes, rows):
                 rows.append([kernel, threads, dtype, f"{m}x{k}x{n}", f"{speed:.1f}", f"{np_speed:.1f}",
                              f"{r.ratios[kernel]:.3f}", f"{r.errors[kernel]:.2g}",
                              f"{r.errors['numpy']:.2g}", f"{peak:.0f}", f"{100 * speed / peak:.0f}%",
-                             "-" if ceiling is None else f"{100 * ceiling / peak:.0f}%", r.rounds])
+                             "-" if ceiling is None else f"{100 * ceiling / peak:.0f}%", r.rounds,
+                             doubt])
                 print(f"  {kernel} t={threads} {dtype} {m}x{k}x{n}: {r.ratios[kernel]:.3f}", file=sys.stderr, flush=True)
 
 

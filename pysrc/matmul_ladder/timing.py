@@ -258,9 +258,10 @@ def local_exponent(n0, t0, n1, t1):
 def doubts(t, threads=1, watch=None, quiet=None, cpu=True):
     """[why this measurement is doubtful], short, empty when nothing is: "spread 3.1x" (median
     over min), "waited 52%" (of the time, per thread of the kernel, runnable but off its CPU),
-    "stolen 0.3 CPU" (by the hypervisor), "pools busy" (other threads never went quiet)."""
+    "stolen 0.3 CPU" (by the hypervisor), "pools busy" (other threads never went quiet).
+    t=None judges the watch and the quiet alone."""
     out = []
-    if t.repeats >= 3 and t.min > 0 and t.median / t.min > SPREAD_LIMIT:
+    if t is not None and t.repeats >= 3 and t.min > 0 and t.median / t.min > SPREAD_LIMIT:
         out.append(f"spread {t.median / t.min:.3g}x")
     if cpu and watch is not None:
         if watch.waited is not None and watch.waited / max(threads, 1) > WAITED_LIMIT:
