@@ -135,3 +135,22 @@ def test_quiet_is_cheap_when_nothing_spins():
         q = timing.wait_quiet("c_simd")
     assert isinstance(q, Quiet)
     assert time.perf_counter() - t0 < 1.0
+
+
+@linux_proc
+def test_watch_sees_another_process_on_the_machine():
+    import subprocess
+    import sys
+    with timing.Watch() as alone:
+        time.sleep(0.2)
+    neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.2)
+        with timing.Watch() as shared:
+            time.sleep(0.3)
+    finally:
+        neighbour.kill()
+        neighbour.wait()
+    assert shared.others > 0.7, shared.others  # one CPU, give or take the ticks
+    assert any(d.startswith("shared") for d in timing.doubts(None, 1, shared))
+    assert alone.others is not None and shared.others > alone.others + 0.5

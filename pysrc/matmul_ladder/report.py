@@ -10,7 +10,8 @@ from .results import (Table, _square, default_ladder_size, ladder_groups, load_c
                       unavailable)
 from .tables import (GPU_HEADER, LADDER_HEADER, console_tables, fmt, fmt_error, gpu_rows,
                      ladder_cells, markdown_table, status_cell)
-from .timing import MIN_FIT_SECONDS, P_MAX, P_MIN, SPREAD_LIMIT, STOLEN_LIMIT, WAITED_LIMIT
+from .timing import (MIN_FIT_SECONDS, P_MAX, P_MIN, SHARED_LIMIT, SPREAD_LIMIT, STOLEN_LIMIT,
+                     WAITED_LIMIT)
 
 __all__ = ["build", "console_tables", "load_csv", "report_markdown", "cut_short_notice",
            "read_status", "write_status"]
@@ -270,7 +271,9 @@ def report_markdown(rows, machine, size, plots, command=None, status=None):
             f"*doubtful* where its median is over {SPREAD_LIMIT:g}x its fastest call (spread), "
             f"where its threads waited for a CPU over {100 * WAITED_LIMIT:.0f}% of the time each "
             f"(another process had the cores), where the hypervisor stole over {STOLEN_LIMIT:g} "
-            f"CPU, or where it grows from the size before as t ~ n^p with p outside "
+            f"CPU, where other processes kept over {SHARED_LIMIT:g} CPU busy meanwhile (they "
+            "share the caches and the memory bus: a neighbour streaming through memory made "
+            "1-thread kernels up to 2x slower), or where it grows from the size before as t ~ n^p with p outside "
             f"{P_MIN:g}-{P_MAX:g} (both sizes past {1e3 * MIN_FIT_SECONDS:g} ms, their fixed "
             "costs): such a row was timed once more after a quiet period, the better-behaved "
             "timing kept, and its status says what still makes it doubtful.", ""]

@@ -18,9 +18,10 @@ Two things here keep another library from spoiling a timing, and say when one is
   /proc/self/task/*/stat until none is running or runnable; elsewhere it sleeps
   QUIET_FALLBACK_S whenever the kernel changes.
 - Watch and doubts(): how long the process's threads waited for a CPU while a kernel was timed
-  (/proc/self/task/*/schedstat, Linux) and how much the hypervisor stole (/proc/stat), and
-  the rules that call a measurement doubtful: a wild spread, threads kept from their CPUs,
-  a time that grows with n as no cubic kernel's can.
+  (/proc/self/task/*/schedstat, Linux), how much the hypervisor stole and how much other
+  processes ran meanwhile (/proc/stat), and the rules that call a measurement doubtful: a
+  wild spread, threads kept from their CPUs, a machine shared, a time that grows with n as
+  no cubic kernel's can.
 """
 import math
 import os
@@ -188,35 +189,45 @@ def _wait_ns():
     return out or None
 
 
-def _steal_ticks():
-    """All CPUs' stolen time (the hypervisor ran another guest) in clock ticks, or None."""
+def _machine_ticks():
+    """(clock ticks all CPUs were busy, ticks stolen by the hypervisor, ticks this process
+    ran), from /proc/stat and /proc/self/stat, or None without them."""
     try:
         with open("/proc/stat") as f:
-            fields = f.readline().split()
-        return int(fields[8])
+            cpu = [int(x) for x in f.readline().split()[1:9]]
+        with open("/proc/self/stat") as f:
+            mine = f.read()
+        fields = mine[mine.rindex(")") + 2:].split()  # fields 3, 4, ... of proc(5)
+        own = int(fields[11]) + int(fields[12])       # utime + stime, all threads
     except (OSError, IndexError, ValueError):
         return None
+    user, nice, system, idle, iowait, irq, softirq, steal = cpu
+    return user + nice + system + irq + softirq, steal, own
 
 
 class Watch:
-    """Around a measurement: `waited`, the seconds this process's threads spent runnable but
-    waiting for a CPU, per second of the measurement (in threads: 1.0 is one thread kept off
-    its CPU the whole time), and `stolen`, the CPUs the hypervisor gave other guests meanwhile
-    (in CPUs). None where Linux does not say."""
+    """Around a measurement, per second of it: `waited`, the time this process's threads
+    spent runnable but waiting for a CPU (in threads: 1.0 is one thread kept off its CPU the
+    whole time); `stolen`, the CPUs the hypervisor gave other guests; `others`, the CPUs that
+    other processes of this machine used (they share its caches and memory bandwidth). None
+    where Linux does not say."""
 
     def __enter__(self):
-        self._wait, self._steal = _wait_ns(), _steal_ticks()
+        self._wait, self._ticks = _wait_ns(), _machine_ticks()
         self._t0 = time.perf_counter()
-        self.waited = self.stolen = None
+        self.waited = self.stolen = self.others = None
         return self
 
     def __exit__(self, *exc):
         wall = max(time.perf_counter() - self._t0, 1e-9)
-        wait, steal = _wait_ns(), _steal_ticks()
+        wait, ticks = _wait_ns(), _machine_ticks()
         if self._wait is not None and wait is not None:
             self.waited = sum(v - self._wait.get(k, 0) for k, v in wait.items()) / 1e9 / wall
-        if self._steal is not None and steal is not None:
-            self.stolen = (steal - self._steal) / os.sysconf("SC_CLK_TCK") / wall
+        if self._ticks is not None and ticks is not None:
+            hz = os.sysconf("SC_CLK_TCK") * wall
+            busy, steal, own = (b - a for a, b in zip(self._ticks, ticks))
+            self.stolen = steal / hz
+            self.others = max(busy - own, 0) / hz
         return False
 
 
@@ -234,6 +245,15 @@ SPREAD_LIMIT = 2.0
 # 24 ms instead of 0.17 ms; quiet, a measurement waits under 0.01.
 WAITED_LIMIT = 0.25      # threads' waiting per thread of the kernel
 STOLEN_LIMIT = 0.25      # CPUs the hypervisor took, of the whole VM's
+# Sharing: another process need not take our CPU to slow us; it shares the caches and the
+# memory bus. On the 2-vCPU Zen 4 VM a process streaming through 128 MB on the other vCPU
+# made c_ikj, cy_blocked (n = 256) and py_naive 1.9-2.1x slower, one computing in L1 up to
+# 1.9x, while one spinning on integers changed them by under 4%, and none of this shows in
+# the timings' spread or in waiting for a CPU (reference/zen4-2core/quick_runs/pools.py;
+# ten quick runs without this rule left rows 2x slow with neither). Which kind a neighbour
+# is cannot be seen from here, so a measurement during which other processes kept half a
+# CPU busy is doubtful. The counts are clock ticks (1/100 s): over 0.1 s, +-0.2 CPU.
+SHARED_LIMIT = 0.5       # CPUs other processes used, on average, during the measurement
 # Growth with n: a kernel doing n^3 multiply-adds takes t ~ n^p. Where the smaller size's call
 # takes at least MIN_FIT_SECONDS, its fixed costs (a Python call, an allocation, an OpenMP
 # fork-join: 10-50 us here) are under a tenth of it, and p can leave 3 only by the time per
@@ -258,7 +278,8 @@ def local_exponent(n0, t0, n1, t1):
 def doubts(t, threads=1, watch=None, quiet=None, cpu=True):
     """[why this measurement is doubtful], short, empty when nothing is: "spread 3.1x" (median
     over min), "waited 52%" (of the time, per thread of the kernel, runnable but off its CPU),
-    "stolen 0.3 CPU" (by the hypervisor), "pools busy" (other threads never went quiet).
+    "stolen 0.3 CPU" (by the hypervisor), "shared 0.8 CPU" (used by other processes meanwhile),
+    "pools busy" (other threads never went quiet).
     t=None judges the watch and the quiet alone."""
     out = []
     if t is not None and t.repeats >= 3 and t.min > 0 and t.median / t.min > SPREAD_LIMIT:
@@ -268,6 +289,8 @@ def doubts(t, threads=1, watch=None, quiet=None, cpu=True):
             out.append(f"waited {100 * watch.waited / max(threads, 1):.0f}%")
         if watch.stolen is not None and watch.stolen > STOLEN_LIMIT:
             out.append(f"stolen {watch.stolen:.2g} CPU")
+        if watch.others is not None and watch.others > SHARED_LIMIT:
+            out.append(f"shared {watch.others:.2g} CPU")
     if quiet is not None and not quiet.quiet:
         out.append(f"pools busy ({quiet.busy} thread(s) still running after {quiet.seconds:.2g} s)")
     return out
