@@ -3,17 +3,27 @@
 //   - Each input x is split into big = tf32(x) and small = tf32(x - big); together they
 //     carry about 21 of FP32's 24 mantissa bits.
 //   - a b = a_big b_big + a_big b_small + a_small b_big + a_small b_small; the last term is
-//     below FP32's rounding and is dropped. The three others are three mma.sync, the small
-//     ones first so that they are not lost against the big one.
+//     below FP32's rounding and is dropped. The three others are three mma.sync: the two
+//     small products into one fresh fragment, the big one into another.
+//   - Both fragments of each 8-deep step are added to the accumulators with FP32 adds (round
+//     to nearest), outside the tensor core. The tensor core truncates the sums it makes (Fasi
+//     et al., PeerJ Comput. Sci. 2021): summing into the accumulators themselves, it drops up
+//     to an ulp of the running sum at every step, always toward zero, an error that grows as
+//     K. Truncated only at the scale of one step's partial sum, whose sign is random, the
+//     error grows as sqrt(K), as FP32's does.
+//   - An infinite input has a NaN small part (inf - inf), and meets the other operand's
+//     small part of 0 as 0 x inf: where the small products alone are NaN, the big product,
+//     which carries the infinity, is added alone.
 // Hypothesis: three tensor-core passes still cost less than one pass on the FP32 pipes
 //   (3 x 67 < 495 TFLOP/s), and the answer is as accurate as FP32 SGEMM.
-// Expect: 1.5-2.5x cuBLAS FP32 SGEMM, within the same FP32 error bound as the SIMT rungs.
+// Expect: faster than cuBLAS FP32 only if the extra fragments and adds fit beside rung 8's
+//   128 accumulators a thread; an error within a few times cuBLAS FP32's at every K.
 #include "mma_pipeline.cuh"
 
 __device__ __forceinline__ void split(float x, unsigned &big, unsigned &small)
 {
     big = to_tf32(x);
-    small = to_tf32(x - __uint_as_float(big));
+    small = to_tf32(x - __uint_as_float(big));   // NaN where x is infinite: see below
 }
 
 struct ThreePasses {
@@ -35,9 +45,15 @@ struct ThreePasses {
         for (int i = 0; i < PIECES_M; i++)
 #pragma unroll
             for (int j = 0; j < PIECES_N; j++) {
-                mma_tf32(acc[i][j], a_small[i], b_big[j]);
-                mma_tf32(acc[i][j], a_big[i], b_small[j]);
-                mma_tf32(acc[i][j], a_big[i], b_big[j]);
+                float big[4], small[4];
+                mma_tf32_from_zero(small, a_small[i], b_big[j]);
+                mma_tf32(small, a_big[i], b_small[j]);
+                mma_tf32_from_zero(big, a_big[i], b_big[j]);
+#pragma unroll
+                for (int e = 0; e < 4; e++)   // round to nearest, outside the tensor core; a
+                    // NaN of the small products alone comes of an infinite input (its small
+                    // part, or 0 x its big part): the big product carries that infinity
+                    acc[i][j][e] += isnan(small[e]) ? big[e] : big[e] + small[e];
             }
     }
 };

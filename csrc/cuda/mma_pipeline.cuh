@@ -84,6 +84,15 @@ __device__ __forceinline__ void mma_tf32(float d[4], const unsigned a[4], const 
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
+// d = a b for one piece, from a zero accumulator (rung 9's fresh partial sums).
+__device__ __forceinline__ void mma_tf32_from_zero(float d[4], const unsigned a[4], const unsigned b[2])
+{
+    asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
+                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%10, %10, %10, %10};\n"
+                 : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(0.0f));
+}
+
 // C = A B for row-major float32 A (M x K), B (K x N), C (M x N); any sizes.
 template <class Pass>
 __device__ __forceinline__ void mma_gemm(int M, int N, int K, const float *A, const float *B,
