@@ -366,3 +366,22 @@ def test_a_step_on_a_doubtful_timing_refutes_nothing():
     text = "\n".join(report.relations(report.Table(rows), 64)[0])
     assert "refuted" not in text and "c_blocked 0.5x (doubtful)" in text
     assert "c_blocked's 0.5x stands on a doubtful timing (waited 50%)" in text
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs /proc")
+def test_a_single_call_over_budget_is_judged_too(tmp_path):
+    """The row that is its first call alone (over the budget) is judged by what happened
+    during that call: here another process kept a CPU busy throughout."""
+    import subprocess
+    import sys
+    neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.2)
+        slow = fake_kernel("slow", lambda a, b: (time.sleep(0.3), a @ b)[1])
+        h, path = run(tmp_path, [slow], sizes=[8], budget=0.1)
+    finally:
+        neighbour.kill()
+        neighbour.wait()
+    row = read_csv(path)[0]
+    assert row["repeats"] == "1" and "one call, over budget" in row["note"]
+    assert "shared" in row["flag"], row

@@ -218,7 +218,8 @@ class Harness:
             with kernel.bind(max(threads, 1)) as f:
                 call, fetch = self._prepare(kernel, mode, f, a, b)
                 quiet = timing.wait_quiet(kernel.name)
-                out, first = timing.timed_call(call)
+                with timing.Watch() as first_watch:  # judges a row that is this call alone
+                    out, first = timing.timed_call(call)
                 answer = fetch(out)
                 problem = ref.violations(answer, kernel.precision)
                 error = _normwise_error(ref, answer)
@@ -227,7 +228,7 @@ class Harness:
                     return self._row(kernel, threads, mode, a, b, "FAILED", note=problem,
                                      error=error)
                 t, flags, note = self._judged_time(kernel, mode, call, first, threads, quiet,
-                                                   key, a, b)
+                                                   key, a, b, first_watch)
         except Exception as exc:  # one kernel's failure must not end the run
             self.stopped[key] = f"stopped after {type(exc).__name__} at a smaller size"
             status = "OOM" if _is_oom(exc) else "ERROR"
@@ -239,10 +240,12 @@ class Harness:
             note = "; ".join(filter(None, ["one call, over budget", note]))
         return self._row(kernel, threads, mode, a, b, "ok", t, note, error, "; ".join(flags))
 
-    def _judged_time(self, kernel, mode, call, first, threads, quiet, key, a, b):
+    def _judged_time(self, kernel, mode, call, first, threads, quiet, key, a, b, first_watch):
         """(Timing, [doubts], note): timed, judged, and where doubtful timed once more after a
-        quiet period, keeping the measurement with fewer doubts (the lower median if tied)."""
-        tries = [self._timed(kernel, mode, call, first, threads, quiet, key, a, b)]
+        quiet period, keeping the measurement with fewer doubts (the lower median if tied).
+        A first call over the budget is the one sample: judged by what its own Watch saw,
+        never repeated."""
+        tries = [self._timed(kernel, mode, call, first, threads, quiet, key, a, b, first_watch)]
         if tries[0][1] and tries[0][0].repeats > 1:
             quiet = timing.wait_quiet(kernel.name)
             tries.append(self._timed(kernel, mode, call, first, threads, quiet, key, a, b))
@@ -255,9 +258,11 @@ class Harness:
                 f"({'; '.join(d0)}), the second {tries[1][0].median:.3g} s; kept {kept}")
         return best[0], best[1], note
 
-    def _timed(self, kernel, mode, call, first, threads, quiet, key, a, b):
+    def _timed(self, kernel, mode, call, first, threads, quiet, key, a, b, first_watch=None):
         with timing.Watch() as watch:
             t = self._time(kernel, mode, call, first, threads)
+        if first > self.cfg.budget and first_watch is not None:
+            watch = first_watch  # the timing is the first call
         doubts = timing.doubts(t, threads, watch, quiet,
                                cpu=kernel.device == "cpu" or mode == "copies")
         if key in self.last_square and _is_square(a, b):
