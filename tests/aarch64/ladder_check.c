@@ -214,13 +214,14 @@ DEFINE_CONV(double, d, DBL_EPSILON)
 
 static void all_shapes(const char *blocks)
 {
-    /* 0 and 1, primes, and non-multiples of every tile (MR = 8, NR = 12 / 6) and block;
-     * M <= 8 takes the few-rows path (split over K on 3 threads at M * N small: one row,
-     * and three, whose C rows lie ldc apart). */
+    /* 0 and 1, primes, and non-multiples of every tile (MR = 8, NR = 12 / 6; x86-64: MR 12
+     * or 6, NR 32, 16 or 8) and block; 20 rows end in an AVX-512 edge tile of 8, past the
+     * half-height kernel's 6. M <= 8 takes the few-rows path (split over K on 3 threads at
+     * M * N small: one row, and three, whose C rows lie ldc apart). */
     static const size_t shapes[][3] = {
         {0, 5, 3}, {5, 0, 3}, {5, 3, 0}, {1, 1, 1}, {1, 37, 300}, {3, 37, 500}, {3, 200, 64},
-        {8, 12, 8}, {9, 13, 17}, {7, 5, 11}, {16, 24, 32}, {17, 31, 257}, {61, 67, 71},
-        {97, 11, 129}, {130, 150, 90}};
+        {8, 12, 8}, {9, 13, 17}, {7, 5, 11}, {16, 24, 32}, {17, 31, 257}, {20, 29, 33},
+        {61, 67, 71}, {97, 11, 129}, {130, 150, 90}};
     printf("blocks: %s\n", blocks);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         rungs_s(shapes[s][0], shapes[s][1], shapes[s][2], 1 + s);
