@@ -671,7 +671,9 @@ def run_groups(args, mutants, out):
                 timeouts[check.key()] = args.timeout or max(TIMEOUT_FLOOR, TIMEOUT_FACTOR * outcome.seconds)
                 print(f"[{g}] unmutated: {check.label}: passed in {outcome.seconds:.1f} s ({detail})",
                       flush=True)
-            limits.append(f"{g} " + ", ".join(f"{t:.0f} s" for t in timeouts.values()))
+            if timeouts:
+                low, high = min(timeouts.values()), max(timeouts.values())
+                limits.append(f"{g} {low:.0f} s" if high - low < 1 else f"{g} {low:.0f}-{high:.0f} s")
             meta["timeouts"] = "; ".join(limits)
             for i, m in enumerate(todo, 1):
                 r = {**m, "status": "", "detail": "", "build_s": 0.0, "check_s": 0.0}
