@@ -12,9 +12,10 @@ Two things here keep another library from spoiling a timing, and say when one is
 
 - wait_quiet(): before a kernel is timed, the thread pools of the one timed before it have gone
   quiet. After each call OpenBLAS's idle threads spin for ~0.1 s and libgomp's (c_omp,
-  cy_prange, torch) for ~10 ms (measured on the 2-vCPU Zen 4 VM: 100 ms and 7-9 ms); a kernel
-  timed meanwhile shares its cores with them (c_omp right after NumPy, 2 threads each, ran
-  340x slower at n = 128). On Linux it polls the state of this process's other threads in
+  cy_prange, torch) for ~10 ms (107 ms and 9-17 ms on the 2-vCPU Zen 4 VM:
+  reference/zen4-2core/quick_runs/pools.py); a kernel timed meanwhile shares its cores with
+  them (in one ladder run c_omp, timed right after NumPy on 2 threads each, had a median of
+  16 ms at n = 128 instead of ~0.05 ms). On Linux it polls the state of this process's other threads in
   /proc/self/task/*/stat until none is running or runnable; elsewhere it sleeps
   QUIET_FALLBACK_S whenever the kernel changes.
 - Watch and doubts(): how long the process's threads waited for a CPU while a kernel was timed
