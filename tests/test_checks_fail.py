@@ -58,9 +58,16 @@ def split_tf32(x):
 
 
 def three_tf32(a, b):
+    """cuda_3xtf32: per 8-deep step, the three products of the parts in the tensor core
+    (truncated), then added to the FP32 accumulator rounded to nearest."""
     (ab, as_), (bb, bs) = split_tf32(a), split_tf32(b)
-    big = np.concatenate([as_, ab, ab], axis=1)
-    return truncating_sum(big, np.concatenate([bb, bs, bb], axis=0), 8)
+    s = np.zeros((a.shape[0], b.shape[1]), np.float32)
+    for k0 in range(0, a.shape[1], 8):
+        ks = slice(k0, k0 + 8)
+        small = toward_zero(as_[:, ks].astype(np.float64) @ bb[ks] + ab[:, ks].astype(np.float64) @ bs[ks])
+        big = toward_zero(ab[:, ks].astype(np.float64) @ bb[ks])
+        s = (s + (big + small)).astype(np.float32)
+    return s
 
 
 def rna(x, bits):

@@ -18,8 +18,9 @@ the float64 reference C_ref is not finite, and where it is finite meets two boun
    0.42 sqrt(K) u, two levels of Strassen at most 1.07 sqrt(K) u; LAMBDA = 4 leaves room.
    A sum that truncates instead of rounding to nearest (the tensor cores: Fasi, Higham,
    Mikaitis and Pranesh, "Numerical behavior of NVIDIA tensor cores", PeerJ Comput. Sci.
-   7:e330, 2021) errs with one sign, so its error grows as K: 0.06 K e_acc measured for
-   cuda_3xtf32 on an H200 at K = 1024-65536; RHO = 0.15. This bound is what rejects an answer
+   7:e330, 2021) errs with one sign, so its error grows as K: 0.06 K e_acc measured on an H200
+   at K = 1024-65536 for three TF32 products a step summed in the tensor core (cuda_3xtf32
+   before it moved its sums out); RHO = 0.15. This bound is what rejects an answer
    a few ulps off at every step of a long sum, which the worst case admits by design. The
    floor on the denominator keeps a sum that cancels (C_ref small beside its terms) from
    looking wrong.
@@ -63,8 +64,9 @@ PRECISIONS = {
     "tf32": Precision("tf32", bits=10, input_eps=EPSILON["tf32"], truncates=True),
     "bf16": Precision("bf16", bits=7, input_eps=EPSILON["bf16"], truncates=True),
     # Each input split into big + small TF32 parts (2 x 11 bits of its 24): the residual and
-    # the dropped small x small product are below 2^-20 of each product.
-    "3xtf32": Precision("3xtf32", input_eps=2.0 ** -20, truncates=True),
+    # the dropped small x small product are below 2^-20 of each product. The sum: each step's
+    # products in the tensor core, the steps added with FP32's round-to-nearest adds.
+    "3xtf32": Precision("3xtf32", input_eps=2.0 ** -20),
 }
 
 
