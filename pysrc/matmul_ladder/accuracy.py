@@ -44,9 +44,11 @@ def _baselines():
         return cupy.asarray(c)
 
     def bf16(a, b):
+        # FP32 out, as the BF16 rung writes: a BF16 C would add BF16's own rounding (2^-8)
+        # to the error of the product. torch.mm takes out_dtype from torch 2.8.
         import cupy
         ta, tb = (torch.as_tensor(x, device="cuda").bfloat16() for x in (a, b))
-        return cupy.asarray((ta @ tb).float())
+        return cupy.asarray(torch.mm(ta, tb, out_dtype=torch.float32))
     return {"cublas_tf32": ("tf32", tf32), "cublas_bf16": ("bf16", bf16)}
 
 
