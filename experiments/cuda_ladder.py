@@ -28,10 +28,10 @@ import sys
 import numpy as np
 
 import matmul_ladder as ml
-from matmul_ladder import machine
-from matmul_ladder.check import Reference
-from matmul_ladder.tables import markdown_table, text_table
-from matmul_ladder.timing import gflops, matmul_flops, time_gpu
+from matmul_ladder.bench import machine
+from matmul_ladder.bench.check import Reference
+from matmul_ladder.report.tables import markdown_table, text_table
+from matmul_ladder.bench.timing import gflops, matmul_flops, time_gpu
 
 
 # precision -> the cuBLAS it races in the "% cuBLAS same inputs" column: 3xtf32 is built to
@@ -83,7 +83,7 @@ def torch_reference_rows(a, b, repeats, ref):
 def timed_function(name, f, a, b):
     """(function, args) to time for one kernel: the whole call, except for a BF16 rung, whose
     FP32 -> BF16 copies (and tensor maps) are made once, outside the clock."""
-    from matmul_ladder import cuda
+    from matmul_ladder.rungs import cuda
     rung = next((r for r in cuda.RUNGS if r.name == name), None)
     if rung is not None and rung.precision == "bf16":
         prepare, compute = cuda.bf16_launcher(rung)

@@ -16,8 +16,8 @@ import sys
 import numpy as np
 
 import matmul_ladder as ml
-from matmul_ladder.compare import race
-from matmul_ladder.tables import text_table
+from matmul_ladder.bench.race import race
+from matmul_ladder.report.tables import text_table
 
 TWINS = [("cy_naive", "c_naive"), ("cy_ikj", "c_ikj"), ("cy_blocked", "c_blocked")]
 

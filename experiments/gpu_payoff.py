@@ -18,9 +18,9 @@ import time
 import numpy as np
 
 import matmul_ladder as ml
-from matmul_ladder import machine
-from matmul_ladder.tables import markdown_table
-from matmul_ladder.timing import time_call, time_gpu
+from matmul_ladder.bench import machine
+from matmul_ladder.report.tables import markdown_table
+from matmul_ladder.bench.timing import time_call, time_gpu
 
 SIZES = [16, 32, 64, 128, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096]
 

@@ -4,11 +4,11 @@
     python experiments/ladder.py             # < 10 min: full ladder at n = 1024 plus a sweep
     python experiments/ladder.py --help      # sizes, shapes, dtypes, threads, budget, ...
 
-A thin script over matmul_ladder.cli (also `matmul-ladder` and `python -m matmul_ladder`).
+A thin script over matmul_ladder.cli.commands (also `matmul-ladder` and `python -m matmul_ladder`).
 """
 import sys
 
-from matmul_ladder.cli import main
+from matmul_ladder.cli.commands import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -19,9 +19,9 @@ import sys
 import numpy as np
 
 import matmul_ladder as ml
-from matmul_ladder import cli
-from matmul_ladder.check import Reference
-from matmul_ladder.compare import race
+from matmul_ladder.cli import commands as cli
+from matmul_ladder.bench.check import Reference
+from matmul_ladder.bench.race import race
 
 
 def main(argv=None):

@@ -16,8 +16,8 @@ import time
 import numpy as np
 
 import matmul_ladder as ml
-from matmul_ladder.check import Reference
-from matmul_ladder.timing import gflops, matmul_flops
+from matmul_ladder.bench.check import Reference
+from matmul_ladder.bench.timing import gflops, matmul_flops
 
 
 def main(argv=None):

@@ -34,11 +34,11 @@ import sys
 import numpy as np
 
 import matmul_ladder as ml
-from matmul_ladder import cli
-from matmul_ladder.compare import race
-from matmul_ladder.tables import text_table
-from matmul_ladder import timing
-from matmul_ladder.timing import gflops, matmul_flops
+from matmul_ladder.cli import commands as cli
+from matmul_ladder.bench.race import race
+from matmul_ladder.report.tables import text_table
+from matmul_ladder.bench import timing
+from matmul_ladder.bench.timing import gflops, matmul_flops
 
 # (M, K, N): a is M x K, b is K x N
 GOAL_SHAPES = [(1024, 1024, 1024), (2048, 2048, 2048), (4096, 4096, 4096), (256, 256, 256),

@@ -5,11 +5,11 @@
     python experiments/why.py --only scaling --out results/why16   # e.g. on a 16-core host
 
 Writes why.csv, WHY.md and cliff.png, scaling.png, roofline.png. A thin script over
-matmul_ladder.why; needs valgrind (cachegrind) and objdump for the counters and ISA column.
+matmul_ladder.explain.why; needs valgrind (cachegrind) and objdump for the counters and ISA column.
 """
 import sys
 
-from matmul_ladder.why import main
+from matmul_ladder.explain.why import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,9 +1,9 @@
-"""Shared helpers: the kernels under test and the error bound of matmul_ladder.check."""
+"""Shared helpers: the kernels under test and the error bound of matmul_ladder.bench.check."""
 import numpy as np
 import pytest
 
 import matmul_ladder as ml
-from matmul_ladder.check import Reference
+from matmul_ladder.bench.check import Reference
 
 CPU_KERNELS = [k.name for k in ml.kernels("matmul") if k.device == "cpu"]
 DTYPES = [np.float32, np.float64]
@@ -26,7 +26,7 @@ def random_matrix(rng, rows, cols, dtype, order="C"):
 
 
 def assert_matmul_close(c, a, b):
-    """c is a @ b within the rounding-error bound of matmul_ladder.check."""
+    """c is a @ b within the rounding-error bound of matmul_ladder.bench.check."""
     assert isinstance(c, np.ndarray)
     assert c.shape == (a.shape[0], b.shape[1])
     problem = Reference(a, b).violations(c)

@@ -8,7 +8,7 @@ import numpy as np
 
 def summa_case(grid_text, m, k, n, dtype, kernel, panel, pieces=4):
     from matmul_ladder import dist
-    from matmul_ladder.check import Reference
+    from matmul_ladder.bench.check import Reference
     grid = dist.Grid(dist.parse_grid(grid_text))
     a_full = np.random.default_rng(1).uniform(-1, 1, (m, k)) if grid.rank == 0 else None
     b_full = np.random.default_rng(2).uniform(-1, 1, (k, n)) if grid.rank == 0 else None
@@ -50,7 +50,7 @@ def gloo_case(grid_text, m, k, n):
     import torch
     import torch.distributed as dist_t
     from matmul_ladder import dist
-    from matmul_ladder.check import Reference
+    from matmul_ladder.bench.check import Reference
     rank, size = int(os.environ["PMI_RANK"]), int(os.environ["PMI_SIZE"])
     dist_t.init_process_group("gloo", rank=rank, world_size=size)
     pr, pc = dist.parse_grid(grid_text)

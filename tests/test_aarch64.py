@@ -2,7 +2,7 @@
 csrc/ and a C driver with Debian's aarch64 toolchain and runs it under qemu-user. The driver
 checks every C rung and the NEON micro-kernel, in both dtypes, on edge shapes and under
 extreme blocks, and every C rung of the convolution ladder (its NEON vector code), with
-matmul_ladder.check's bounds. Speed on arm64 is not measured here."""
+matmul_ladder.bench.check's bounds. Speed on arm64 is not measured here."""
 import pathlib
 import shutil
 import subprocess

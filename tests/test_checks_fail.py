@@ -14,11 +14,11 @@ import contextlib
 import numpy as np
 import pytest
 
-from matmul_ladder import _registry
-from matmul_ladder.check import ConvReference, Reference, round_mantissa
-from matmul_ladder.compare import race
-from matmul_ladder.conv_ladder import Checker
-from matmul_ladder.harness import Config, Harness
+from matmul_ladder.rungs import registry as _registry
+from matmul_ladder.bench.check import ConvReference, Reference, round_mantissa
+from matmul_ladder.bench.race import race
+from matmul_ladder.bench.conv import Checker
+from matmul_ladder.bench.engine import Config, Harness
 
 SMALL_K, LARGE_K = 24, 8192
 M = N = 40
@@ -183,7 +183,7 @@ def conv_faults(x, w, right):
     out["one wrong tile"] = (x, w, tile)
     w2 = w.copy()
     w2[2, 2] = 0
-    from matmul_ladder.check import correlate3x3_valid
+    from matmul_ladder.bench.check import correlate3x3_valid
     out["last tap dropped"] = (x, w, correlate3x3_valid(x, w2).astype(x.dtype))
     out["filter transposed"] = (x, w, correlate3x3_valid(x, w.T.copy()).astype(x.dtype))
     for name, value in (("NaN lost", np.nan), ("inf lost", np.inf)):
@@ -196,7 +196,7 @@ def conv_faults(x, w, right):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("checker", ["ConvReference", "Checker"])
 def test_conv_checkers_reject_every_fault(dtype, checker):
-    from matmul_ladder.check import correlate3x3_valid
+    from matmul_ladder.bench.check import correlate3x3_valid
     rng = np.random.default_rng(2)
     x = rng.standard_normal((60, 70)).astype(dtype)
     w = rng.standard_normal((3, 3)).astype(dtype)

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from matmul_ladder import cli
+from matmul_ladder.cli import commands as cli
 
 
 def _write(path, text):

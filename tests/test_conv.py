@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import matmul_ladder as ml
-from matmul_ladder.check import ConvReference
+from matmul_ladder.bench.check import ConvReference
 
 DTYPES = [np.float32, np.float64]
 SHAPES = [(1, 1), (2, 2), (3, 3), (4, 4), (17, 5), (5, 17), (129, 257)]

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import matmul_ladder as ml
-from matmul_ladder import conv_ladder
-from matmul_ladder.cli import main
+from matmul_ladder.bench import conv as conv_ladder
+from matmul_ladder.cli.commands import main
 
 
 def test_tiny_run_writes_csv_report_and_plots(tmp_path, capsys):

@@ -151,7 +151,7 @@ def extreme_sizes(dtype, which):
 def blocks_used(kernel, dtype):
     """The blocks `kernel` ran its latest call with: the Cython rungs record their tiles; the
     C rungs ask _ckernels, which owns the sizes, through the functions that they call."""
-    from matmul_ladder import _registry
+    from matmul_ladder.rungs import registry as _registry
     ck, size = _registry._ckernels, np.dtype(dtype).itemsize
     if kernel in ("cy_blocked", "cy_prange"):
         return _registry.CYTHON_MODULES[kernel][0].last_tiles()

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from matmul_ladder import cuda
+from matmul_ladder.rungs import cuda
 
 WITH_HEADERS = [r for r in cuda.RUNGS if '#include "' in open(f"{cuda.source_dir()}/{r.file}").read()]
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from matmul_ladder import dist
-from matmul_ladder.check import Reference
+from matmul_ladder.bench.check import Reference
 from matmul_ladder.dist import engine
 from torch_cases import order
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import matmul_ladder as ml
-from matmul_ladder.check import Reference
+from matmul_ladder.bench.check import Reference
 
 GPU = [k for k in ml.kernels("matmul") if k.device == "gpu"]
 REASON = next((k.reason for k in GPU if k.name == "cupy"), "no GPU kernels")

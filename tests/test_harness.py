@@ -10,8 +10,11 @@ import time
 import numpy as np
 import pytest
 
-from matmul_ladder import _registry, cli, report, timing
-from matmul_ladder.harness import COLUMNS, Config, CsvLog, Harness
+from matmul_ladder.rungs import registry as _registry
+from matmul_ladder.cli import commands as cli
+from matmul_ladder.report import ladder as report
+from matmul_ladder.bench import timing
+from matmul_ladder.bench.engine import COLUMNS, Config, CsvLog, Harness
 
 TINY = dict(sizes=[8, 16], dtypes=["float32"], threads=[1], budget=5.0, min_time=0.005)
 
@@ -165,7 +168,7 @@ def test_parse_shape_keeps_the_texts_m_k_n_order():
 
 
 def test_race_checks_every_answer_before_timing():
-    from matmul_ladder.compare import race
+    from matmul_ladder.bench.race import race
     a, b = np.ones((8, 5)), np.ones((5, 3))
     r = race(a, b, {"numpy": np.matmul, "again": lambda x, y: x @ y}, baseline="numpy",
              min_time=0.0, min_rounds=3)
@@ -340,7 +343,7 @@ def test_a_csv_without_the_newer_columns_still_loads(tmp_path):
 
 
 def test_race_waits_for_quiet_before_each_block_and_gives_errors(monkeypatch):
-    from matmul_ladder.compare import race
+    from matmul_ladder.bench.race import race
     seen = []
     monkeypatch.setattr(timing, "wait_quiet", lambda owner=None, **kw: seen.append(owner))
     a, b = np.ones((8, 5), np.float32), np.ones((5, 3), np.float32)

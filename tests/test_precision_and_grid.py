@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from matmul_ladder import dist
-from matmul_ladder.check import EPSILON, Reference
+from matmul_ladder.bench.check import EPSILON, Reference
 
 
 def rounded(x, mantissa_bits):

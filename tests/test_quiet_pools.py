@@ -7,8 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from matmul_ladder import timing
-from matmul_ladder.timing import Quiet, Timing
+from matmul_ladder.bench import timing
+from matmul_ladder.bench.timing import Quiet, Timing
 
 linux_proc = pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs /proc")
 

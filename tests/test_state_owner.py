@@ -19,7 +19,8 @@ import pytest
 
 import matmul_ladder as ml
 from conftest import assert_matmul_close, random_matrix
-from matmul_ladder import _registry, tuner
+from matmul_ladder.rungs import registry as _registry
+from matmul_ladder.tuning import search as tuner
 
 ck = _registry._ckernels
 pytestmark = pytest.mark.skipif(ck is None, reason="_ckernels is not built")
@@ -168,7 +169,8 @@ CHILD = """
 import json
 import numpy as np
 import matmul_ladder as ml
-from matmul_ladder import _ckernels as ck, _registry
+from matmul_ladder import _ckernels as ck
+from matmul_ladder.rungs import registry as _registry
 out = {}
 for dtype in ("float32", "float64"):
     size = np.dtype(dtype).itemsize
@@ -226,7 +228,7 @@ def test_conv_follows_the_isa_of_the_owner(isa):
     copy of their own to keep in step."""
     if isa not in usable_isas():
         pytest.skip(f"this CPU cannot run {isa}")
-    from matmul_ladder._conv_registry import _cconv
+    from matmul_ladder.rungs.conv import _cconv
     if _cconv is None:
         pytest.skip("_cconv is not built")
     rng = np.random.default_rng(34)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import matmul_ladder as ml
-from matmul_ladder.check import Reference
+from matmul_ladder.bench.check import Reference
 from conftest import random_matrix
 
 AVAILABLE = next(k for k in ml.kernels("matmul") if k.name == "c_strassen").available

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 import matmul_ladder as ml
-from matmul_ladder import cli, tuner
+from matmul_ladder.cli import commands as cli
+from matmul_ladder.tuning import search as tuner
 
 pytestmark = pytest.mark.skipif(
     not next(k.available for k in ml.kernels() if k.name == "c_simd"),

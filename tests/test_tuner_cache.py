@@ -11,7 +11,7 @@ import threading
 import pytest
 
 import matmul_ladder as ml
-from matmul_ladder import tuner
+from matmul_ladder.tuning import search as tuner
 
 pytestmark = pytest.mark.skipif(
     not next(k.available for k in ml.kernels() if k.name == "c_simd"),
@@ -23,7 +23,7 @@ import numpy as np
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     import matmul_ladder as ml
-from matmul_ladder.check import Reference
+from matmul_ladder.bench.check import Reference
 rng = np.random.default_rng(0)
 wrong = []
 for dtype in ("float32", "float64"):
@@ -189,7 +189,7 @@ def test_concurrent_saves_never_leave_a_damaged_file(tmp_path, monkeypatch):
     """Writers in threads and in processes at once; a reader in a loop never sees half a
     file, and the file ends as one whole JSON mapping."""
     monkeypatch.setenv(tuner.ENV_DIR, str(tmp_path))
-    code = ("import sys, matmul_ladder.tuner as t\n"
+    code = ("import sys, matmul_ladder.tuning.search as t\n"
             "for i in range(40): t._save({'float64': {'n': i, 'pad': 'x' * 20000}})\n")
     env = {**os.environ, tuner.ENV_DIR: str(tmp_path)}
     procs = [subprocess.Popen([sys.executable, "-c", code], env=env) for _ in range(3)]

@@ -23,7 +23,7 @@ def test_wheel_installs_into_a_fresh_venv(tmp_path):
                    check=True, timeout=300)
     check = (
         "import os, numpy as np, matmul_ladder as ml\n"
-        "from matmul_ladder import cuda\n"
+        "from matmul_ladder.rungs import cuda\n"
         "assert ml.__file__.startswith(os.environ['VENV']), ml.__file__\n"
         "d = cuda.source_dir()\n"
         "assert d.startswith(os.environ['VENV']), d\n"

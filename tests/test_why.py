@@ -4,7 +4,9 @@ import shutil
 
 import pytest
 
-from matmul_ladder import cachegrind, disasm, why
+from matmul_ladder.explain import cachegrind
+from matmul_ladder.explain import disasm
+from matmul_ladder.explain import why
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 

@@ -40,7 +40,7 @@ def loop_case(grid_text, m, k, n, panel, pieces):
     """summa_torch with its calls logged: the look-ahead and the pieces (`order`), and C."""
     import torch
     from matmul_ladder import dist
-    from matmul_ladder.check import Reference
+    from matmul_ladder.bench.check import Reference
     tdist, rank, size = _init()
     log = []
     for name in ("row_ibcast", "col_ibcast", "wait", "test"):

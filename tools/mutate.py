@@ -472,7 +472,7 @@ class CudaRunner(InPlaceBuild):
                     if not (pkg / p.name).exists():
                         shutil.copy2(p, pkg / p.name)
         self.check_imports_copy()
-        code = ("import cupy, matmul_ladder.cuda as c; n = cupy.cuda.runtime.getDeviceCount(); "
+        code = ("import cupy, matmul_ladder.rungs.cuda as c; n = cupy.cuda.runtime.getDeviceCount(); "
                 "print(c.source_dir()); print(n)")
         out = subprocess.run([sys.executable, "-c", code], cwd=self.copy, env=python_env(self.copy),
                              capture_output=True, text=True)

@@ -9,13 +9,13 @@
         c = f(a, b)
     ml.tune()         # search blocking sizes around the model's on this machine; cached per CPU
 """
-from . import _api
-from ._api import (KernelInfo, KernelUnavailableError, bind, blocking_override, build_info,
+from matmul_ladder import api as _api
+from matmul_ladder.api import (KernelInfo, KernelUnavailableError, bind, blocking_override, build_info,
                    fma_peak, kernels, matmul, set_simd_isa, set_strassen_cutoff,
                    triad_bandwidth, ukernel_peak)
-from .conv import conv2d
-from .tuner import TunerCacheWarning, tune
-from . import tuner as _tuner
+from matmul_ladder.api_conv import conv2d
+from matmul_ladder.tuning.search import TunerCacheWarning, tune
+from matmul_ladder.tuning import search as _tuner
 
 __all__ = ["matmul", "conv2d", "bind", "kernels", "build_info", "set_simd_isa", "KernelInfo",
            "KernelUnavailableError", "fma_peak", "ukernel_peak", "triad_bandwidth",

@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from matmul_ladder.cli.commands import main
 
 sys.exit(main())

@@ -2,7 +2,7 @@
 ScaLAPACK PDGEMM baseline lives in matmul_ladder.dist.scalapack, whose main this runs."""
 import sys
 
-from .dist.scalapack import INSTALL, LIBRARIES, entries, global_indices, load, main
+from matmul_ladder.dist.scalapack import INSTALL, LIBRARIES, entries, global_indices, load, main
 
 __all__ = ["INSTALL", "LIBRARIES", "entries", "global_indices", "load", "main"]
 

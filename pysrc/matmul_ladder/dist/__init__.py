@@ -26,11 +26,11 @@ mpi4py, TorchGrid over torch.distributed; scatter, gather, pingpong), engine (th
 summa and summa_torch), launch (mpiexec and torchrun), scalapack (the PDGEMM baseline),
 mpi_scaling and gpu_scaling (the experiments' runs and reports), __main__ (the command line).
 """
-from .comm import Grid, TorchGrid, gather, pingpong, scatter, torch_groups
-from .launch import mpiexec
-from .layout import (Layout, _bounds, _owner, _panels, _schedule, block_range, check_grid, dims,
+from matmul_ladder.dist.comm import Grid, TorchGrid, gather, pingpong, scatter, torch_groups
+from matmul_ladder.dist.launch import mpiexec
+from matmul_ladder.dist.layout import (Layout, _bounds, _owner, _panels, _schedule, block_range, check_grid, dims,
                      parse_grid, random_block, random_matrix)
-from .engine import Stats, summa, summa_torch
+from matmul_ladder.dist.engine import Stats, summa, summa_torch
 
 __all__ = ["Grid", "Layout", "Stats", "TorchGrid", "block_range", "check_grid", "dims", "gather",
            "mpiexec", "parse_grid", "pingpong", "random_block", "random_matrix", "scatter",

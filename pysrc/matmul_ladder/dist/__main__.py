@@ -8,11 +8,11 @@ from dataclasses import asdict
 
 import numpy as np
 
-from .. import _api
-from .._api import KernelUnavailableError
-from .comm import Grid, TorchGrid, gather, pingpong
-from .layout import dims, parse_grid, random_block, random_matrix
-from .engine import summa, summa_torch
+from matmul_ladder import api as _api
+from matmul_ladder.api import KernelUnavailableError
+from matmul_ladder.dist.comm import Grid, TorchGrid, gather, pingpong
+from matmul_ladder.dist.layout import dims, parse_grid, random_block, random_matrix
+from matmul_ladder.dist.engine import summa, summa_torch
 
 TIMES = ("total_s", "gemm_s", "wait_s", "pack_s")
 
@@ -131,7 +131,7 @@ def torch_main(args):
             wide = torch.float64 if args.dtype == "float64" else torch.float32
             parts = grid.allgather((grid.row, grid.col, c.to(wide).cpu().numpy()))
             if rank == 0:
-                from ..check import Reference
+                from matmul_ladder.bench.check import Reference
                 full = np.empty((m, n), dtype=host)
                 for r, cc, block in parts:
                     full[grid.block((m, n), r, cc)] = block
@@ -176,7 +176,7 @@ def mpi_main(args):
         if args.check:
             full = gather(c, (m, n), grid)
             if grid.rank == 0:
-                from ..check import Reference
+                from matmul_ladder.bench.check import Reference
                 problem = Reference(random_matrix((m, k), grid, 1, args.dtype),
                                     random_matrix((k, n), grid, 2, args.dtype)).violations(full)
         if grid.rank == 0:

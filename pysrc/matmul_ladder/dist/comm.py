@@ -3,7 +3,7 @@ import time
 
 import numpy as np
 
-from .layout import Layout, check_grid
+from matmul_ladder.dist.layout import Layout, check_grid
 
 
 class Grid(Layout):

@@ -3,9 +3,9 @@ import dataclasses
 import time
 from dataclasses import asdict, dataclass
 
-from .. import _api
-from .comm import TorchGrid
-from .layout import _bounds, _schedule
+from matmul_ladder import api as _api
+from matmul_ladder.dist.comm import TorchGrid
+from matmul_ladder.dist.layout import _bounds, _schedule
 
 
 @dataclass

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from .launch import torchrun
+from matmul_ladder.dist.launch import torchrun
 
 FIELDS = ["gpus", "grid", "n", "dtype", "kernel", "total_s", "gemm_s", "wait_s", "pack_s",
           "bytes_in", "tflops", "efficiency", "comm_share", "bcast_gb_s", "check"]
@@ -96,7 +96,7 @@ def run(args, argv):
 
 
 def report(rows, args, gpus, copy, device_name, argv):
-    from ..tables import markdown_table
+    from matmul_ladder.report.tables import markdown_table
     table = [[r["gpus"], r["grid"], r["n"], r["dtype"], r["kernel"], f"{r['total_s']:.3f}",
               f"{r['tflops']:.1f}", f"{r['efficiency']:.2f}" if r["efficiency"] != "" else "-",
               f"{100 * r['comm_share']:.0f}%",

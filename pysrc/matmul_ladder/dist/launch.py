@@ -37,7 +37,7 @@ def mpi_run(ranks, args, timeout):
 
 def scalapack_launcher():
     """The mpiexec of ScaLAPACK's MPI where the library loads here, else None."""
-    from .scalapack import load
+    from matmul_ladder.dist.scalapack import load
     launcher = shutil.which("mpiexec.mpich")
     try:
         load()

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from .launch import mpi_run, scalapack_launcher, scalapack_run
+from matmul_ladder.dist.launch import mpi_run, scalapack_launcher, scalapack_run
 
 FIELDS = ["scaling", "kernel", "ranks", "grid", "threads_per_rank", "n", "dtype", "total_s",
           "gemm_s", "wait_s", "pack_s", "bytes_in", "model_bytes", "gflops", "gflops_per_rank",
@@ -15,8 +15,8 @@ FIELDS = ["scaling", "kernel", "ranks", "grid", "threads_per_rank", "n", "dtype"
 
 def one_process(kernel, n, dtype, threads, repeats):
     """Seconds (median) of kernel on all the given threads in this process, checked first."""
-    from .. import _api
-    from ..check import Reference
+    from matmul_ladder import api as _api
+    from matmul_ladder.bench.check import Reference
     rng = np.random.default_rng(0)
     a, b = rng.uniform(-1, 1, (n, n)).astype(dtype), rng.uniform(-1, 1, (n, n)).astype(dtype)
     with _api.bind(kernel, threads=threads) as f:
@@ -118,8 +118,8 @@ def run(args, argv):
 
 
 def report(rows, args, cores, pingpong, argv):
-    from .. import machine
-    from ..tables import markdown_table
+    from matmul_ladder.bench import machine
+    from matmul_ladder.report.tables import markdown_table
     cpu = machine.describe().get("cpu", {})
     lines = [f"# SUMMA over MPI on {cpu.get('model', 'this CPU')} ({cores} cores)", "",
              f"Command: `python experiments/dist_ladder.py {' '.join(argv if argv is not None else sys.argv[1:])}`", "",

@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from .layout import check_grid, parse_grid
+from matmul_ladder.dist.layout import check_grid, parse_grid
 
 LIBRARIES = ("libscalapack-mpich.so.2.2", "libscalapack-mpich.so", "libscalapack-openmpi.so.2.2",
              "libscalapack-openmpi.so", "libscalapack.so")
@@ -129,7 +129,7 @@ def main(argv=None):
         times.append(time.perf_counter() - t)
     problem = ""
     if args.check:
-        from ..check import Reference
+        from matmul_ladder.bench.check import Reference
         a_rows = entries(rows, np.arange(n), 1.0)
         b_cols = entries(np.arange(n), cols, 2.0)
         bad = c_int(1 if Reference(a_rows, b_cols).violations(np.ascontiguousarray(c)) else 0)

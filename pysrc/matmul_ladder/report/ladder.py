@@ -5,12 +5,12 @@ non-square shapes, the fitted exponents, the rows found doubtful, and the plots.
 import json
 import os
 
-from . import plots as plotting
-from .results import (Table, _square, default_ladder_size, ladder_groups, load_csv, series_label,
+from matmul_ladder.report import plots as plotting
+from matmul_ladder.report.results import (Table, _square, default_ladder_size, ladder_groups, load_csv, series_label,
                       unavailable)
-from .tables import (GPU_HEADER, LADDER_HEADER, console_tables, fmt, fmt_error, gpu_rows,
+from matmul_ladder.report.tables import (GPU_HEADER, LADDER_HEADER, console_tables, fmt, fmt_error, gpu_rows,
                      ladder_cells, markdown_table, status_cell)
-from .timing import (MIN_FIT_SECONDS, P_MAX, P_MIN, SHARED_LIMIT, SPREAD_LIMIT, STOLEN_LIMIT,
+from matmul_ladder.bench.timing import (MIN_FIT_SECONDS, P_MAX, P_MIN, SHARED_LIMIT, SPREAD_LIMIT, STOLEN_LIMIT,
                      WAITED_LIMIT)
 
 __all__ = ["build", "console_tables", "load_csv", "report_markdown", "cut_short_notice",

@@ -14,8 +14,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from . import pure
-from ._layout import empty_aligned, unit_stride_rows
+from matmul_ladder.rungs import pure
+from matmul_ladder.rungs.layout import empty_aligned, unit_stride_rows
 
 
 @dataclass(frozen=True)
@@ -235,7 +235,7 @@ def _always():
 
 
 def _cuda_kernel(rung):
-    from . import cuda
+    from matmul_ladder.rungs import cuda
 
     @contextlib.contextmanager
     def bind(threads):
@@ -284,7 +284,7 @@ KERNELS = [
 
 
 def _cuda_rungs():
-    from . import cuda
+    from matmul_ladder.rungs import cuda
     return [_cuda_kernel(r) for r in cuda.RUNGS]
 
 
@@ -292,7 +292,7 @@ KERNELS += _cuda_rungs()
 
 
 def _conv_kernels():
-    from ._conv_registry import CONV_KERNELS
+    from matmul_ladder.rungs.conv import CONV_KERNELS
     return CONV_KERNELS
 
 

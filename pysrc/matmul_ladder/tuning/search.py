@@ -29,9 +29,9 @@ import warnings
 
 import numpy as np
 
-from . import _api
-from ._threads import cores
-from .compare import race
+from matmul_ladder import api as _api
+from matmul_ladder.rungs.threads import cores
+from matmul_ladder.bench.race import race
 
 MARGIN = 1.03          # a candidate must be this much faster than the model to be kept
 ENV_IGNORE = "MATMUL_LADDER_NO_TUNE"

@@ -16,8 +16,9 @@ import os
 
 import numpy as np
 
-from . import _api, _registry
-from .check import FP32_EPS, Reference, precision
+from matmul_ladder import api as _api
+from matmul_ladder.rungs import registry as _registry
+from matmul_ladder.bench.check import FP32_EPS, Reference, precision
 
 KS = (1, 64, 1024, 4096, 16384, 65536)
 COLUMNS = ["kernel", "precision", "dtype", "M", "N", "K", "normwise_error", "per_sqrtK_u",

@@ -16,9 +16,9 @@ import importlib.util
 
 import numpy as np
 
-from . import pure
-from ._layout import empty_aligned, unit_stride_rows
-from ._registry import (Kernel, _always, _cupy_missing, _import_extension,
+from matmul_ladder.rungs import pure
+from matmul_ladder.rungs.layout import empty_aligned, unit_stride_rows
+from matmul_ladder.rungs.registry import (Kernel, _always, _cupy_missing, _import_extension,
                         _torch_cuda_missing, _torch_missing)
 
 _cconv, _CONV_MISSING = _import_extension("_cconv")
@@ -70,14 +70,14 @@ def _c_available():
 
 
 def _c_simd_available():
-    from . import _registry
+    from matmul_ladder.rungs import registry as _registry
     if _CONV_MISSING:
         return _CONV_MISSING
     return _registry._simd_available().replace("micro-kernels", "vector kernels")
 
 
 def _c_omp_available():
-    from . import _registry
+    from matmul_ladder.rungs import registry as _registry
     return _c_simd_available() or _registry._omp_available()
 
 
@@ -102,7 +102,7 @@ def _cy_conv_binder(rung):
         yield run
 
     def availability():
-        from . import _registry
+        from matmul_ladder.rungs import registry as _registry
         if missing:
             return missing
         if rung == "conv_cy_prange" and _registry._ckernels is not None \
@@ -223,7 +223,7 @@ def _gpu_scipy_missing():
 
 
 def _cuda_conv_kernels():
-    from . import cuda_conv
+    from matmul_ladder.rungs import cuda_conv
 
     def make(rung):
         @contextlib.contextmanager

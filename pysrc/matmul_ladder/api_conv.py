@@ -7,10 +7,10 @@ is what deep-learning libraries (torch.nn.functional.conv2d, cuDNN) call convolu
 flip=True gives the true convolution of signal processing (scipy.signal.convolve2d), the
 cross-correlation with w turned by 180 degrees.
 """
-from . import _registry
-from ._api import KernelUnavailableError
-from ._threads import resolve_threads
-from ._layout import SUPPORTED_DTYPES
+from matmul_ladder.rungs import registry as _registry
+from matmul_ladder.api import KernelUnavailableError
+from matmul_ladder.rungs.threads import resolve_threads
+from matmul_ladder.rungs.layout import SUPPORTED_DTYPES
 
 MODES = ("valid", "same")
 
@@ -95,7 +95,7 @@ def conv2d(x, w, kernel="conv_c_omp", mode="valid", flip=False, threads=None, ou
             raise ValueError("out must not overlap x")
     if H < 3 or W < 3:  # 'valid' of an image smaller than the filter: nothing to compute
         return out if out is not None else xp.empty(shape, dtype=x.dtype)
-    from ._conv_registry import TAKES_OUT
+    from matmul_ladder.rungs.conv import TAKES_OUT
     with k.bind(nthreads) as run:
         y = run(x, w, out) if kernel in TAKES_OUT else run(x, w)
     if out is not None and y is not out:

@@ -22,9 +22,9 @@ from typing import Dict
 
 import numpy as np
 
-from . import timing
-from .check import Reference
-from .timing import Timing, host_samples, repeat_count, timed_call
+from matmul_ladder.bench import timing
+from matmul_ladder.bench.check import Reference
+from matmul_ladder.bench.timing import Timing, host_samples, repeat_count, timed_call
 
 
 @dataclass
@@ -77,7 +77,7 @@ def _block(f, a, b, block_time):
 def checked_seconds(kernel, n, dtype, threads=1, min_time=0.3):
     """Median seconds of one call of `kernel` on random n x n operands, its answer checked
     first; None if the kernel is unavailable here."""
-    from . import _api
+    from matmul_ladder import api as _api
     if not next(k.available for k in _api.kernels() if k.name == kernel):
         return None
     rng = np.random.default_rng(0)

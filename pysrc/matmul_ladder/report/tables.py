@@ -1,7 +1,7 @@
 """Text and Markdown tables of a run: the ladder table, the GPU table, what could not run.
 Each measured row gives its normwise error against float64 ("error") beside its speed, and a
 row the harness found doubtful says why in its status ("ok; doubtful: spread 3.1x")."""
-from .results import Table, default_ladder_size, ladder_groups, unavailable
+from matmul_ladder.report.results import Table, default_ladder_size, ladder_groups, unavailable
 
 
 def fmt(x, est=False, unit=""):

@@ -1,8 +1,8 @@
 """The plots of a run: GFLOP/s and time against n, and the ladder as bars."""
 import os
 
-from .results import Table, _square, default_ladder_size, ladder_groups, series_label
-from .timing import gflops, matmul_flops
+from matmul_ladder.report.results import Table, _square, default_ladder_size, ladder_groups, series_label
+from matmul_ladder.bench.timing import gflops, matmul_flops
 
 
 def plot_all(rows, out_dir, size=None):

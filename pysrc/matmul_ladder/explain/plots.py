@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from .timing import gflops, matmul_flops
+from matmul_ladder.bench.timing import gflops, matmul_flops
 
 
 def plots(r, out_dir):

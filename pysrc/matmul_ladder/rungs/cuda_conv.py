@@ -7,7 +7,7 @@ import functools
 import os
 from dataclasses import dataclass
 
-from . import cuda
+from matmul_ladder.rungs import cuda
 
 
 @dataclass(frozen=True)

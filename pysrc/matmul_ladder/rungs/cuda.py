@@ -17,9 +17,9 @@ import os
 import re
 from dataclasses import dataclass
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCE_DIRS = [os.path.join(HERE, "cuda_src"),                                   # a wheel
-               os.path.join(os.path.dirname(os.path.dirname(HERE)), "csrc", "cuda")]  # a checkout
+PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # matmul_ladder/
+SOURCE_DIRS = [os.path.join(PACKAGE, "cuda_src"),                                   # a wheel
+               os.path.join(os.path.dirname(os.path.dirname(PACKAGE)), "csrc", "cuda")]  # a checkout
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ import subprocess
 import sys
 from importlib import resources
 
-from . import _registry
-from ._layout import check_operands
-from ._registry import KernelInfo  # noqa: F401  (re-exported)
-from ._threads import default_threads, resolve_threads
+from matmul_ladder.rungs import registry as _registry
+from matmul_ladder.rungs.layout import check_operands
+from matmul_ladder.rungs.registry import KernelInfo  # noqa: F401  (re-exported)
+from matmul_ladder.rungs.threads import default_threads, resolve_threads
 
 
 class KernelUnavailableError(RuntimeError):
@@ -195,7 +195,7 @@ def _cpu_facts():
 
 
 def _tuner_status():
-    from . import tuner  # tuner imports this module
+    from matmul_ladder.tuning import search as tuner  # it imports this module
     return tuner.status()
 
 

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _api
-from ._threads import cores
-from .cachegrind import cachegrind_counts
-from .compare import checked_seconds as seconds
-from .disasm import isa_column
-from .timing import gflops, matmul_flops
-from .why_plots import plots, roofline_points
+from matmul_ladder import api as _api
+from matmul_ladder.rungs.threads import cores
+from matmul_ladder.explain.cachegrind import cachegrind_counts
+from matmul_ladder.bench.race import checked_seconds as seconds
+from matmul_ladder.explain.disasm import isa_column
+from matmul_ladder.bench.timing import gflops, matmul_flops
+from matmul_ladder.explain.plots import plots, roofline_points
 MECHANISM = {
     "c_ikj": "loop order: unit-stride B and C (cache lines used whole), SSE2 vectorisation",
     "c_blocked": "cache blocking: a tile of B reused from L2 by every row",
@@ -181,7 +181,7 @@ def write_csv(r, path):
 
 # ---- plots and the note -----------------------------------------------------------------
 def _table(header, rows):
-    from .report import markdown_table
+    from matmul_ladder.report.ladder import markdown_table
     return markdown_table(header, rows)
 
 

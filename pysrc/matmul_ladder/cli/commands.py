@@ -21,10 +21,10 @@ import sys
 import threading
 import time
 
-from . import report
-from ._api import KernelUnavailableError
-from ._threads import MAX_THREADS, cores
-from .harness import Config, CsvLog, Harness
+from matmul_ladder.report import ladder as report
+from matmul_ladder.api import KernelUnavailableError
+from matmul_ladder.rungs.threads import MAX_THREADS, cores
+from matmul_ladder.bench.engine import Config, CsvLog, Harness
 
 QUICK = dict(sizes=[128, 256, 512], budget=2.0, min_time=0.1)
 DEFAULT = dict(sizes=[64, 128, 256, 512, 1024, 2048], budget=10.0, min_time=0.5)
@@ -173,7 +173,7 @@ def check_args(args):
         base = QUICK if args.quick else DEFAULT
         sizes = args.sizes or base["sizes"]
         if args.kernels is not None:
-            from . import _registry
+            from matmul_ladder.rungs import registry as _registry
             names = kernel_names(args)
             if not names:
                 raise UsageError("--kernels: give at least one kernel name")
@@ -229,7 +229,7 @@ def build_tune_parser():
 
 
 def tune_main(argv):
-    from . import tuner
+    from matmul_ladder.tuning import search as tuner
     args = build_tune_parser().parse_args(argv)
     if args.show:
         print(json.dumps({"cache": tuner.cache_path(), "cpu": tuner.cpu_key(),
@@ -276,7 +276,7 @@ def main(argv=None):
         if argv[:1] == ["tune"]:
             return tune_main(argv[1:])
         if argv[:1] == ["conv"]:
-            from . import conv_ladder
+            from matmul_ladder.bench import conv as conv_ladder
             return conv_ladder.main(argv[1:])
         args = build_parser().parse_args(argv)
         check_args(args)
@@ -356,7 +356,7 @@ def run(args, command):
         os.environ["MATMUL_LADDER_TF32"] = "1"
     cfg = config_from_args(args)
 
-    from . import machine
+    from matmul_ladder.bench import machine
     run_id = time.strftime("%Y%m%d-%H%M%S")
     out_dir = args.out or os.path.join("results", run_id)
     os.makedirs(out_dir, exist_ok=True)

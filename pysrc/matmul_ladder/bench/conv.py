@@ -30,11 +30,12 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from . import _registry, timing
-from ._threads import cores
-from ._conv_registry import TAKES_OUT, _padded_rows
-from .check import BOUND_C, Tally, correlate3x3_valid, elementwise, precision
-from .cli import (Parser, UsageError, _memory_bytes, _seconds, parse_sizes, parse_threads,
+from matmul_ladder.rungs import registry as _registry
+from matmul_ladder.bench import timing
+from matmul_ladder.rungs.threads import cores
+from matmul_ladder.rungs.conv import TAKES_OUT, _padded_rows
+from matmul_ladder.bench.check import BOUND_C, Tally, correlate3x3_valid, elementwise, precision
+from matmul_ladder.cli.commands import (Parser, UsageError, _memory_bytes, _seconds, parse_sizes, parse_threads,
                   run_with_progress)
 
 COLUMNS = ["run", "kernel", "language", "rung", "device", "dtype", "N", "threads", "status",
@@ -70,7 +71,7 @@ class ConvConfig:
 def measure_roofs(threads, gpu):
     """{"triad": {threads: GB/s}, "copy_gpu": GB/s or None, "fma": {(dtype, threads): GFLOP/s}}:
     the bandwidth and compute roofs, measured now, in this process."""
-    from ._api import fma_peak, triad_bandwidth
+    from matmul_ladder.api import fma_peak, triad_bandwidth
     ck = _registry._ckernels
     roofs = {"triad": {}, "copy_gpu": None, "fma": {}}
     if ck is not None:
@@ -570,12 +571,12 @@ def main(argv=None, prog="matmul-ladder conv"):
 
 
 def run(cfg, args, command):
-    from . import machine
+    from matmul_ladder.bench import machine
     run_id = time.strftime("%Y%m%d-%H%M%S")
     out_dir = args.out or os.path.join("results", f"conv-{run_id}")
     os.makedirs(out_dir, exist_ok=True)
     csv_path = os.path.join(out_dir, "conv.csv")
-    from .harness import CsvLog
+    from matmul_ladder.bench.engine import CsvLog
     log = CsvLog(csv_path, COLUMNS)
     harness = ConvHarness(cfg, log=log, run_id=run_id)
     print(f"{command}: {len(harness.kernels)} kernels, N = {list(cfg.sizes)}, "

@@ -23,10 +23,11 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import _registry, timing
-from .timing import gflops, matmul_flops
-from ._threads import cores
-from .check import Reference
+from matmul_ladder.rungs import registry as _registry
+from matmul_ladder.bench import timing
+from matmul_ladder.bench.timing import gflops, matmul_flops
+from matmul_ladder.rungs.threads import cores
+from matmul_ladder.bench.check import Reference
 
 COLUMNS = ["run", "kernel", "language", "rung", "device", "mode", "dtype", "M", "N", "K",
            "threads", "status", "median_s", "min_s", "max_s", "repeats", "gflops",

@@ -7,7 +7,7 @@ import csv
 
 import numpy as np
 
-from .timing import MIN_FIT_SECONDS, P_MAX, P_MIN, gflops, matmul_flops
+from matmul_ladder.bench.timing import MIN_FIT_SECONDS, P_MAX, P_MIN, gflops, matmul_flops
 
 ALGORITHM_EXPONENT = 3  # every kernel of the ladder does M*N*K multiply-adds
 NUMERIC = {"rung": int, "M": int, "N": int, "K": int, "threads": int, "repeats": int,

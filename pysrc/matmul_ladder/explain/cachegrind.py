@@ -27,7 +27,7 @@ def _cachegrind(kernel, n, dtype, geometry, workdir):
     out = os.path.join(workdir, f"cg.{kernel}.{n}.{dtype}")
     cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=yes", f"--cachegrind-out-file={out}"]
     cmd += [f"{flag}={size},{assoc},{line}" for flag, size, assoc, line in geometry]
-    cmd += [sys.executable, "-m", "matmul_ladder._cg_driver", kernel, str(n), dtype]
+    cmd += [sys.executable, "-m", "matmul_ladder.explain.cg_driver", kernel, str(n), dtype]
     subprocess.run(cmd, check=True, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
     with open(out) as f:
         return parse_cachegrind(f.read())

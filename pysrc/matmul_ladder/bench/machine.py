@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from ._api import build_info
+from matmul_ladder.api import build_info
 
 
 def blas_info():

@@ -1,6 +1,6 @@
 """Run one kernel once on fixed inputs: the program cachegrind watches for why.py.
 
-    python -m matmul_ladder._cg_driver KERNEL N DTYPE
+    python -m matmul_ladder.explain.cg_driver KERNEL N DTYPE
 
 KERNEL "none" makes the inputs and stops: its counts are the baseline (interpreter, imports,
 input set-up) that why.py subtracts, so what remains is the kernel's own work.

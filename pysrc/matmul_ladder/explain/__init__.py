@@ -1,0 +1,1 @@
+"""Why each rung pays: counters (cachegrind), disassembly, verdicts and their plots."""

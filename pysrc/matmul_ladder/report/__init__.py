@@ -1,0 +1,1 @@
+"""Results: the CSV, tables, plots and the ladder's REPORT.md."""

@@ -1,0 +1,1 @@
+"""The on-machine tuner: its search and its cache."""
