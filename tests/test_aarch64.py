@@ -9,6 +9,8 @@ import subprocess
 
 import pytest
 
+pytestmark = pytest.mark.slow  # outside the quick set (python -m pytest -m "not slow")
+
 RUN = pathlib.Path(__file__).parent / "aarch64" / "run.sh"
 TOOLS = ("aarch64-linux-gnu-gcc", "qemu-aarch64-static")
 

@@ -8,6 +8,8 @@ import pytest
 import matmul_ladder as ml
 from conftest import kernel_params
 
+pytestmark = pytest.mark.slow  # outside the quick set (python -m pytest -m "not slow")
+
 PEAK_SCRIPT = r"""
 import resource, sys
 import numpy as np

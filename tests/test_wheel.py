@@ -6,6 +6,10 @@ import subprocess
 import sys
 import venv
 
+import pytest
+
+pytestmark = pytest.mark.slow  # outside the quick set (python -m pytest -m "not slow")
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
 
 
