@@ -1,5 +1,6 @@
 """README.md and README.ja.md stay in step: the same sections, the same commands, the same
-links; the README's first screen holds the two set-up commands, and the whole stays short."""
+links; the README's first screen holds the two set-up commands, and the whole stays short.
+Each Japanese page in docs/ja/ keeps its English page's commands, links and numbers."""
 import os
 import re
 
@@ -57,9 +58,88 @@ def test_ci_runs_the_readmes_test_command():
 
 
 def test_docs_link_only_to_what_exists():
-    docs = os.path.join(ROOT, "docs")
-    for name in os.listdir(docs):
-        with open(os.path.join(docs, name), encoding="utf-8") as f:
-            for target in re.findall(r"\]\(([^)#]+)", f.read()):
-                if "://" not in target:
-                    assert os.path.exists(os.path.join(docs, target)), f"{name}: {target}"
+    for folder in (DOCS, JA):
+        if not os.path.isdir(folder):
+            continue
+        for name in sorted(os.listdir(folder)):
+            if not name.endswith(".md"):
+                continue
+            with open(os.path.join(folder, name), encoding="utf-8") as f:
+                for target in re.findall(r"\]\(([^)#]+)", f.read()):
+                    if "://" not in target:
+                        assert os.path.exists(os.path.join(folder, target)), f"{name}: {target}"
+
+
+# docs/ja/: each page is docs/<name> in Japanese. Prose is free; what a student types or
+# follows is not: the same shell commands, links to the same files (a link may point to the
+# Japanese version of a page instead), and every number of the English page.
+
+DOCS = os.path.join(ROOT, "docs")
+JA = os.path.join(DOCS, "ja")
+SHELL = ("python ", "python3 ", "pip ", "matmul-ladder", "mpiexec ", "torchrun ", "CC=",
+         "MATMUL_LADDER_", "OMP_", "brew ", "valgrind ", "perf ", "objdump ", "cython ", "git ",
+         "cd ", "export ", "gcc ", "clang ", "nvcc ", "make")
+
+
+def ja_pages():
+    if not os.path.isdir(JA):
+        return []
+    return sorted(n for n in os.listdir(JA) if n.endswith(".md"))
+
+
+def doc_commands(text):
+    """Shell commands: every line of a sh/bash/console block, the lines of an unlabelled block
+    that start like a command, and code spans that do (whitespace folded)."""
+    found = []
+    fence = re.compile(r"^```([\w+-]*)\n(.*?)^```", flags=re.M | re.S)
+    for lang, body in fence.findall(text):
+        for line in body.splitlines():
+            line = line.strip()
+            if line and (lang in ("sh", "bash", "shell", "console")
+                         or (lang == "" and line.startswith(SHELL))):
+                found.append(line)
+    for span in re.findall(r"`([^`]+)`", fence.sub("", text)):
+        span = " ".join(span.split())
+        if span.startswith(SHELL):
+            found.append(span)
+    return sorted(found)
+
+
+def doc_links(text, folder):
+    """Link targets as files under the root (a Japanese page counts as its English one)."""
+    out = set()
+    for target in re.findall(r"\]\(([^)#\s]+)", text):
+        if "://" in target:
+            out.add(target)
+            continue
+        path = os.path.relpath(os.path.normpath(os.path.join(folder, target)), ROOT)
+        if path.startswith(os.path.join("docs", "ja") + os.sep):
+            path = os.path.join("docs", os.path.basename(path))
+        out.add(path)
+    return out
+
+
+def numbers(text):
+    return set(re.findall(r"\d+(?:\.\d+)?(?:e-?\d+)?", text))
+
+
+def test_every_japanese_page_has_its_english_page():
+    for name in ja_pages():
+        assert os.path.exists(os.path.join(DOCS, name)), name
+
+
+def test_japanese_pages_keep_the_commands_links_and_numbers():
+    for name in ja_pages():
+        en, ja = read(os.path.join("docs", name)), read(os.path.join("docs", "ja", name))
+        assert doc_commands(ja) == doc_commands(en), name
+        assert doc_links(ja, JA) == doc_links(en, DOCS), name
+        missing = numbers(en) - numbers(ja)
+        assert not missing, f"{name}: {sorted(missing)}"
+
+
+def test_the_checks_see_what_they_compare():
+    page = "Run `python experiments/why.py --quick\n--out x` ([WHY](../r/WHY.md), 1.46x).\n"
+    assert doc_commands(page) == ["python experiments/why.py --quick --out x"]
+    assert doc_links(page, JA) == {os.path.join("docs", "r", "WHY.md")}
+    assert doc_links("[a](why.md)", JA) == doc_links("[a](why.md)", DOCS) == {os.path.join("docs", "why.md")}
+    assert numbers(page) >= {"1.46"}
