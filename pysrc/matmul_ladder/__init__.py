@@ -14,8 +14,8 @@ from matmul_ladder.api import (KernelInfo, KernelUnavailableError, bind, blockin
                    fma_peak, kernels, matmul, set_simd_isa, set_strassen_cutoff,
                    triad_bandwidth, ukernel_peak)
 from matmul_ladder.api_conv import conv2d
-from matmul_ladder.tuning.search import TunerCacheWarning, tune
-from matmul_ladder.tuning import search as _tuner
+from matmul_ladder.tuning import TunerCacheWarning, tune
+from matmul_ladder.tuning import cache as _tuner_cache
 
 __all__ = ["matmul", "conv2d", "bind", "kernels", "build_info", "set_simd_isa", "KernelInfo",
            "KernelUnavailableError", "fma_peak", "ukernel_peak", "triad_bandwidth",
@@ -23,5 +23,5 @@ __all__ = ["matmul", "conv2d", "bind", "kernels", "build_info", "set_simd_isa", 
 __version__ = "0.1.0"
 
 if _api._registry._ckernels is not None:
-    _tuner.apply()  # sizes `matmul-ladder tune` found for this CPU, unless MATMUL_LADDER_NO_TUNE;
+    _tuner_cache.apply()  # sizes `matmul-ladder tune` found for this CPU, unless MATMUL_LADDER_NO_TUNE;
     # a damaged cache is ignored with a TunerCacheWarning, never an error

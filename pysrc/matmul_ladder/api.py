@@ -1,5 +1,5 @@
-"""The public API: matmul, bind, kernels, build_info, set_simd_isa, the probes and the
-blocking override."""
+"""The public API: matmul, bind, kernels, build_info and the probes (the run-time settings,
+set_simd_isa, blocking_override and set_strassen_cutoff, are config's, re-exported here)."""
 import contextlib
 import json
 import os
@@ -8,14 +8,13 @@ import subprocess
 import sys
 from importlib import resources
 
+from matmul_ladder import config
+from matmul_ladder.config import (KernelUnavailableError, _itemsize, _require_ckernels,  # noqa: F401
+                                  blocking_override, set_simd_isa, set_strassen_cutoff)
 from matmul_ladder.rungs import registry as _registry
 from matmul_ladder.rungs.layout import check_operands
 from matmul_ladder.rungs.registry import KernelInfo  # noqa: F401  (re-exported)
 from matmul_ladder.rungs.threads import default_threads, resolve_threads
-
-
-class KernelUnavailableError(RuntimeError):
-    """The kernel exists but cannot run here; the message says why."""
 
 
 def matmul(a, b, kernel="c_omp", threads=None):
@@ -72,25 +71,6 @@ def kernels(operation=None):
     return [k.info() for k in _registry.KERNELS if operation in (None, k.operation)]
 
 
-def set_simd_isa(isa):
-    """Choose the micro-kernel of c_simd/c_omp: 'avx512', 'avx2', 'neon', 'none' or 'auto' (the best
-    this CPU runs). Returns the previous choice. Process-wide; the environment variable
-    MATMUL_LADDER_ISA sets it at import. Raises ValueError for an ISA this CPU cannot run.
-    The convolution's vector rungs use the same choice: _ckernels holds the one copy of it."""
-    ck = _require_ckernels()
-    if isa == "auto":
-        isa = ck.best_isa()
-    return ck.set_isa(isa)
-
-
-def _itemsize(dtype):
-    import numpy as np
-    dtype = np.dtype(dtype)
-    if dtype.name not in ("float32", "float64"):
-        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
-    return dtype.itemsize
-
-
 def fma_peak(dtype="float32", threads=1, seconds=0.2):
     """GFLOP/s of the FMA-throughput microbenchmark (csrc/fma_peak.c) with the active ISA's
     vectors on `threads` threads: the "% of peak" that the harness reports against."""
@@ -106,57 +86,6 @@ def ukernel_peak(dtype="float32", seconds=0.2):
 def triad_bandwidth(elements=1 << 25, threads=1, repeats=5):
     """Best STREAM-like triad bandwidth in GB/s (csrc/stream.c)."""
     return _require_ckernels().triad_bandwidth(elements, threads, repeats)
-
-
-_overrides = {}  # itemsize -> (mc, kc, nc, kb, nb) in force
-_tuned_from = {}  # itemsize -> the tuner's cache file whose sizes are in force
-_strassen_tuned_from = {}  # itemsize -> the tuner's cache file whose Strassen cutoff is in force
-
-
-def _set_blocking(size, mc=0, kc=0, nc=0, kb=0, nb=0):
-    # _ckernels owns the sizes of every blocked rung, the Cython ones too (csrc/state.h).
-    ck = _require_ckernels()
-    ck.set_gemm_blocking(size, mc, kc, nc)
-    ck.set_blocked_tiles(size, kb, nb)
-    _overrides[size] = (mc, kc, nc, kb, nb)
-
-
-@contextlib.contextmanager
-def blocking_override(dtype, mc=0, kc=0, nc=0, kb=0, nb=0):
-    """Within the block, c_simd/c_omp use these MC, KC, NC and c_blocked, cy_blocked and
-    cy_prange these KB, NB for `dtype` (0 keeps the model's size), on every thread: for
-    tuning sweeps and tests. Process-wide; restores the sizes in force before it."""
-    size = _itemsize(dtype)
-    before = _overrides.get(size, (0, 0, 0, 0, 0))
-    tuned = _tuned_from.pop(size, None)
-    _set_blocking(size, mc, kc, nc, kb, nb)
-    try:
-        yield
-    finally:
-        _set_blocking(size, *before)
-        if tuned:
-            _tuned_from[size] = tuned
-
-
-def set_strassen_cutoff(n, dtype=None):
-    """c_strassen's cutoff: it takes one level of Strassen when the smallest of M, N and K is
-    at least n, two from 2n. dtype None sets both; n = 0 restores the default. Returns the
-    previous cutoff (of float32 when dtype is None). Process-wide."""
-    ck = _require_ckernels()
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"the Strassen cutoff must be an int >= 0, got {n!r}")
-    sizes = (4, 8) if dtype is None else (_itemsize(dtype),)
-    previous = ck.strassen_cutoff(sizes[0])
-    for size in sizes:
-        ck.set_strassen_cutoff(size, n)
-        _strassen_tuned_from.pop(size, None)
-    return previous
-
-
-def _require_ckernels():
-    if _registry._ckernels is None:
-        raise KernelUnavailableError(_registry._C_MISSING)
-    return _registry._ckernels
 
 
 def _read_build_config():
@@ -195,8 +124,8 @@ def _cpu_facts():
 
 
 def _tuner_status():
-    from matmul_ladder.tuning import search as tuner  # it imports this module
-    return tuner.status()
+    from matmul_ladder.tuning import cache  # it imports this module
+    return cache.status()
 
 
 def build_info():
@@ -241,7 +170,7 @@ def build_info():
         isa = ck.active_isa() if ck.active_isa() != "none" else (compiled or ["avx2"])[0]
         for dtype, size in (("float32", 4), ("float64", 8)):
             simd = {"isa": isa, **ck.gemm_blocking(size, isa)}
-            simd["source"] = (f"tuned ({_tuned_from[size]})" if size in _tuned_from
+            simd["source"] = (f"tuned ({config.tuned_from[size]})" if size in config.tuned_from
                               else "set by blocking_override" if simd["overridden"] else "model")
             info["blocking"][dtype] = {"c_blocked": ck.blocked_tiles(size), "c_simd": simd}
             # The Cython rungs' tiles as they read them (through _ckernels: csrc/state.h).
@@ -252,7 +181,8 @@ def build_info():
             cutoff = ck.strassen_cutoff(size)
             info["strassen"][dtype] = {
                 "cutoff": cutoff, "levels": "1 from the cutoff, 2 from twice it",
-                "source": (f"tuned ({_strassen_tuned_from[size]})" if size in _strassen_tuned_from
+                "source": (f"tuned ({config.strassen_tuned_from[size]})"
+                           if size in config.strassen_tuned_from
                            else "default" if cutoff == ck.default_strassen_cutoff() else "set"),
                 "extra_memory": "per level (MK + KN + MN/2) elements: 2.5 n^2 for n x n, "
                                 "plus a quarter of that for the second level; kept by the "
@@ -263,15 +193,3 @@ def build_info():
     return info
 
 
-def _apply_isa_from_environment():
-    wanted = os.environ.get("MATMUL_LADDER_ISA", "").strip().lower()
-    if not wanted or _registry._ckernels is None:
-        return
-    try:
-        set_simd_isa(wanted)
-    except ValueError as exc:
-        import warnings
-        warnings.warn(f"MATMUL_LADDER_ISA={wanted!r} ignored: {exc}", RuntimeWarning, stacklevel=3)
-
-
-_apply_isa_from_environment()
