@@ -36,7 +36,9 @@ def test_same_number_of_sections():
 
 def test_same_commands_and_links():
     assert commands(read("README.md")) == commands(read("README.ja.md"))
-    assert links(read("README.md")) == links(read("README.ja.md"))
+    # README.ja.md may send a reader to a page's Japanese version in docs/ja/ instead.
+    english = sorted({re.sub(r"^docs/ja/", "docs/", t) for t in links(read("README.ja.md"))})
+    assert links(read("README.md")) == english
 
 
 def test_first_screen_has_the_two_setup_commands():
