@@ -66,3 +66,12 @@ def describe():
         "versions": versions(),
         "gpu": gpu_info(),
     }
+
+
+def memory_bytes():
+    """This machine's physical memory in bytes, or None where the OS does not say."""
+    import os
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None

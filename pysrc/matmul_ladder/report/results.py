@@ -20,22 +20,42 @@ REQUIRED = ("kernel", "language", "device", "mode", "dtype", "M", "N", "K", "thr
             "median_s", "note")
 
 
-def load_csv(path):
-    """The rows of a ladder CSV, numbers cast; ValueError if it is not one."""
+def read_rows(path, required, numeric, text=()):
+    """The rows of a results CSV with these required columns, the `numeric` ones cast (an
+    empty cell read as None), the `text` ones "" where the CSV lacks them; ValueError if the
+    CSV lacks a required column. Both ladders' CSVs are read by it."""
     rows = []
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
-        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
         if missing:
             raise ValueError(f"missing columns {', '.join(missing)}")
         for raw in reader:
             row = dict(raw)
-            for key, cast in NUMERIC.items():
+            for key, cast in numeric.items():
                 row[key] = cast(row[key]) if row.get(key) not in (None, "") else None
-            for key in OPTIONAL_TEXT:
+            for key in text:
                 row[key] = row.get(key) or ""
             rows.append(row)
     return rows
+
+
+def load_csv(path):
+    """The rows of a ladder CSV, numbers cast; ValueError if it is not one."""
+    return read_rows(path, REQUIRED, NUMERIC, OPTIONAL_TEXT)
+
+
+def fit_exponent(points, min_n):
+    """(p, c) of the least-squares fit log t = p log n + c over the points (n, t, ...) with
+    n >= min_n (over all of them if fewer than two are), or None with fewer than two points.
+    Both ladders' fitted exponents come from it: a finding, never used to extrapolate."""
+    big = [p for p in points if p[0] >= min_n]
+    pts = big if len(big) >= 2 else list(points)
+    if len(pts) < 2:
+        return None
+    n, t = np.log([p[0] for p in pts]), np.log([p[1] for p in pts])
+    p, c = np.polyfit(n, t, 1)
+    return float(p), float(c)
 
 
 def _square(row):
@@ -75,14 +95,7 @@ class Table:
     def exponent(self, kernel, dtype, threads, mode="compute"):
         """(p, c) of the fit log t = p log n + c over sizes >= 128 (or all, if fewer than 2):
         a finding for the plots and the report, never used to extrapolate."""
-        pts = self.series(kernel, dtype, threads, mode)
-        big = [p for p in pts if p[0] >= 128]
-        pts = big if len(big) >= 2 else pts
-        if len(pts) < 2:
-            return None
-        n, t = np.log([p[0] for p in pts]), np.log([p[1] for p in pts])
-        p, c = np.polyfit(n, t, 1)
-        return float(p), float(c)
+        return fit_exponent(self.series(kernel, dtype, threads, mode), 128)
 
     def exponent_doubt(self, kernel, dtype, threads, mode="compute"):
         """'' or why the series grows as no cubic kernel's time can: the fit of log t against
