@@ -27,22 +27,12 @@ over 2x their fastest, or the process's threads waiting for a CPU (another proce
 cores) or the hypervisor stealing during the race; empty when nothing does.
 """
 import argparse
-import contextlib
 import os
 import sys
 
-import numpy as np
-
-import matmul_ladder as ml
 from matmul_ladder.cli import commands as cli
-from matmul_ladder.bench.race import race
-from matmul_ladder.report.tables import text_table
-from matmul_ladder.bench import timing
-from matmul_ladder.bench.timing import gflops, matmul_flops
-
-# (M, K, N): a is M x K, b is K x N
-GOAL_SHAPES = [(1024, 1024, 1024), (2048, 2048, 2048), (4096, 4096, 4096), (256, 256, 256),
-               (1000, 3000, 500), (3000, 500, 1000), (64, 4096, 4096), (1, 25600, 100)]
+from matmul_ladder.studies import versus_numpy as study
+from matmul_ladder.studies.versus_numpy import parse_contenders
 
 
 def main(argv=None):
@@ -55,79 +45,7 @@ def main(argv=None):
                    help="multi-threaded races alternate blocks of this many seconds (see compare.py)")
     p.add_argument("--kernels", type=parse_contenders, default=None, metavar="NAME[:THREADS],...",
                    help="only these races, e.g. c_strassen:16 (default: all of them)")
-    args = p.parse_args(argv)
-    shapes = args.shape or GOAL_SHAPES
-    dtypes = ["float32", "float64"] if args.dtype == "both" else [args.dtype]
-    rows = []
-    try:
-        race_all(args, shapes, dtypes, rows)
-    except KeyboardInterrupt:
-        print("interrupted: the races finished so far", file=sys.stderr)
-    print(text_table(["kernel", "threads", "dtype", "MxKxN", "GFLOP/s", "NumPy GFLOP/s", "ratio",
-                      "error", "NumPy error", "peak GFLOP/s", "% peak", "ukernel % peak",
-                      "rounds", "doubt"], rows))
-    info = ml.build_info()
-    print(f"\nmicro-kernel: {info['simd']['active']}; blocking: {info['blocking']}")
-    return 0
-
-
-def parse_contenders(text):
-    """'c_strassen:16,c_simd' -> [('c_strassen', 16), ('c_simd', None)]; None: its usual threads."""
-    out = []
-    for item in text.split(","):
-        name, _, threads = item.strip().partition(":")
-        if name not in ("c_simd", "c_omp", "c_strassen"):
-            raise argparse.ArgumentTypeError(f"{name!r}: choose from c_simd, c_omp, c_strassen")
-        if threads and not (threads.isdigit() and int(threads) >= 1):
-            raise argparse.ArgumentTypeError(f"{item!r}: threads must be a whole number >= 1")
-        out.append((name, int(threads) if threads else None))
-    return out
-
-
-def wanted(kernel, threads, chosen):
-    return chosen is None or any(k == kernel and t in (None, threads) for k, t in chosen)
-
-
-def race_all(args, shapes, dtypes, rows):
-    rng = np.random.default_rng(0)
-    for dtype in dtypes:
-        for m, k, n in shapes:
-            a = rng.uniform(-1, 1, (m, k)).astype(dtype)
-            b = rng.uniform(-1, 1, (k, n)).astype(dtype)
-            contenders = [("c_simd", 1), ("c_omp", args.threads)]
-            if min(m, k, n) >= ml.build_info()["strassen"][dtype]["cutoff"]:
-                # c_strassen where it takes a level; its GFLOP/s count the classical 2MKN
-                contenders += [("c_strassen", 1), ("c_strassen", args.threads)]
-            for kernel, threads in contenders:
-                if not wanted(kernel, threads, args.kernels):
-                    continue
-                timing.wait_quiet("fma_peak")  # the last race's pools would lower the peak
-                peak_before = ml.fma_peak(dtype, threads)
-                ceiling = ml.ukernel_peak(dtype) if threads == 1 else None
-                with contextlib.ExitStack() as stack:
-                    mine = stack.enter_context(ml.bind(kernel, threads))
-                    npy = stack.enter_context(ml.bind("numpy", threads))
-                    # a multi-threaded round is two blocks, one sample each: 9 of them, as 5
-                    # left the median ratio 3-5% apart between runs at parity
-                    with timing.Watch() as watch:
-                        r = race(a, b, {"numpy": npy, kernel: mine}, baseline="numpy",
-                                 min_time=args.min_time, min_rounds=9 if threads > 1 else 5,
-                                 block_time=args.block if threads > 1 else 0.0)
-                doubt = "; ".join([f"{name} {d}" for name in (kernel, "numpy")
-                                   for d in timing.doubts(r.timings[name])]
-                                  + timing.doubts(None, threads, watch))
-                timing.wait_quiet("fma_peak")
-                peak = (peak_before + ml.fma_peak(dtype, threads)) / 2
-                if ceiling is not None:
-                    ceiling = (ceiling + ml.ukernel_peak(dtype)) / 2
-                speed = gflops(matmul_flops(m, k, n), r.timings[kernel].median)
-                np_speed = gflops(matmul_flops(m, k, n), r.timings["numpy"].median)
-                rows.append([kernel, threads, dtype, f"{m}x{k}x{n}", f"{speed:.1f}", f"{np_speed:.1f}",
-                             f"{r.ratios[kernel]:.3f}", f"{r.errors[kernel]:.2g}",
-                             f"{r.errors['numpy']:.2g}", f"{peak:.0f}", f"{100 * speed / peak:.0f}%",
-                             "-" if ceiling is None else f"{100 * ceiling / peak:.0f}%", r.rounds,
-                             doubt])
-                print(f"  {kernel} t={threads} {dtype} {m}x{k}x{n}: {r.ratios[kernel]:.3f}", file=sys.stderr, flush=True)
+    return study.run(p.parse_args(argv))
 
 
 if __name__ == "__main__":
