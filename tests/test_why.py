@@ -82,11 +82,11 @@ def test_verdicts_read_the_numbers():
          "isa_column": {"c_naive": "scalar", "c_ikj": "SSE 128-bit", "c_blocked": "SSE 128-bit",
                         "c_simd": "AVX-512 + FMA"},
          "cliff_time": {"c_ikj": [(256, 9.0), (1024, 6.5)], "c_blocked": [(256, 9.4), (1024, 9.2)]}}
-    v = {h.split(":")[0]: verdict for h, _, _, verdict in why.verdicts(r)}
-    assert v["Loop order"] == "supported"
-    assert v["Blocking"] == "supported"
-    assert v["SIMD"].startswith("partly refuted")
-    assert v["Registers and packing"] == "supported"
+    v = {f.key: f.verdict for f in why.verdicts(r)}
+    assert v["loop_order"] is why.Verdict.SUPPORTED
+    assert v["blocking"] is why.Verdict.SUPPORTED
+    assert v["simd"] is why.Verdict.PARTLY_REFUTED
+    assert v["registers"] is why.Verdict.SUPPORTED
 
 
 @pytest.mark.skipif(shutil.which("objdump") is None, reason="needs objdump (binutils)")
