@@ -42,16 +42,17 @@ def test_versus_numpy_one_tiny_race():
 
 
 def test_versus_numpy_peak_is_one_function(monkeypatch):
-    monkeypatch.setattr(versus_numpy, "peak_pair", lambda dtype, threads: (1000.0, None))
+    monkeypatch.setattr(versus_numpy, "peak_pair", lambda dtype, threads, known=None: (1000.0, None))
     rows = versus_numpy.race_all([(16, 16, 16)], ["float64"], 1, 0.01, 0.0,
                                  versus_numpy.parse_contenders("c_simd"), [])
     assert rows[0][9] == "1000" and rows[0][11] == "-"
 
 
-def test_race_peak_is_the_mean_of_both_sides(monkeypatch):
-    peaks = iter([(100.0, 50.0), (200.0, 70.0)])
-    monkeypatch.setattr(versus_numpy, "peak_pair", lambda dtype, threads: next(peaks))
-    assert versus_numpy.race_peak("float32", 1, lambda: "r") == ("r", 150.0, 60.0)
+def test_race_peak_keeps_the_higher_reading(monkeypatch):
+    readings = iter([100.0, 50.0, 80.0, 70.0])
+    monkeypatch.setattr(versus_numpy.roofs, "fma_peak", lambda d, t, known=0.0: max(next(readings), known))
+    monkeypatch.setattr(versus_numpy.roofs, "ukernel_peak", lambda d, known=0.0: max(next(readings), known))
+    assert versus_numpy.race_peak("float32", 1, lambda: "r") == ("r", 100.0, 70.0)
 
 
 def test_strassen_contends_only_where_it_takes_a_level():

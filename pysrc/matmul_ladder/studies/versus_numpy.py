@@ -6,7 +6,7 @@ import sys
 import numpy as np
 
 import matmul_ladder as ml
-from matmul_ladder.bench import timing
+from matmul_ladder.bench import roofs, timing
 from matmul_ladder.bench.race import race
 from matmul_ladder.bench.timing import gflops, matmul_flops
 from matmul_ladder.report.tables import text_table
@@ -36,21 +36,20 @@ def wanted(kernel, threads, chosen):
     return chosen is None or any(k == kernel and t in (None, threads) for k, t in chosen)
 
 
-def peak_pair(dtype, threads):
-    """(FMA peak, micro-kernel ceiling or None) of one measurement, the pools quiet first.
-    The one place to switch to the harness's shared peak policy once bench/ has it."""
-    timing.wait_quiet("fma_peak")  # the last race's pools would lower the peak
-    return ml.fma_peak(dtype, threads), (ml.ukernel_peak(dtype) if threads == 1 else None)
+def peak_pair(dtype, threads, known=(0.0, None)):
+    """(FMA peak, micro-kernel ceiling or None on more than one thread), each the higher of a
+    reading now and `known`'s: the harness's one policy (bench.roofs), the pools quiet first."""
+    peak = roofs.fma_peak(dtype, threads, known[0])
+    return peak, (roofs.ukernel_peak(dtype, known[1] or 0.0) if threads == 1 else None)
 
 
 def race_peak(dtype, threads, race_once):
-    """Run race_once() between two peak measurements; (its result, mean peak, mean ceiling):
-    the machine's speed drifts within minutes, so the peak is taken on both sides of a race."""
-    before, ceiling_before = peak_pair(dtype, threads)
+    """Run race_once() between two peak readings; (its result, peak, ceiling), each the higher
+    of its two readings: the machine's speed drifts within minutes, and a low reading is a
+    slow phase, never a faster machine."""
+    before = peak_pair(dtype, threads)
     result = race_once()
-    after, ceiling_after = peak_pair(dtype, threads)
-    ceiling = None if ceiling_before is None else (ceiling_before + ceiling_after) / 2
-    return result, (before + after) / 2, ceiling
+    return (result, *peak_pair(dtype, threads, before))
 
 
 def contenders_for(shape, dtype, threads):
