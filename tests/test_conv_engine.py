@@ -1,7 +1,8 @@
 """The convolution ladder on the one engine (bench/engine.py), with fake conv kernels: the
 CSV schema it always had, a wrong answer FAILED and never timed, the per-call budget, ERROR
 and OOM rows that do not end the run, an unavailable kernel's one row, a dtype a kernel lacks,
-Ctrl-C keeping the rows, a doubtful timing timed again, and the roofs' highest-reading rule."""
+Ctrl-C keeping the rows (the report saying at its top that the run was cut short), a
+doubtful timing timed again, and the roofs' highest-reading rule."""
 import contextlib
 import csv
 import time
@@ -147,7 +148,20 @@ def test_ctrl_c_keeps_the_rows(tmp_path, monkeypatch, no_roofs):
         rows = [(r["kernel"], r["N"], r["status"]) for r in csv.DictReader(f)]
     assert rows == [("conv_c_naive", "8", "ok"), ("interrupter", "8", "ok"),
                     ("conv_c_naive", "16", "ok")]
-    assert (out / "REPORT.md").exists() and (out / "machine.json").exists()
+    assert (out / "machine.json").exists()
+    head = "\n".join((out / "REPORT.md").read_text().splitlines()[:4])
+    assert ("**This run was cut short (interrupted: Ctrl-C); it holds 3 of the 6 rows it "
+            "planned.**") in head and "float32: N = 8: 2, N = 16: 1" in head
+    again = tmp_path / "again"  # rebuilt from the CSV, the notice stays (run_status.json)
+    assert cli.main(["conv", "--from-csv", str(out / "conv.csv"), "--out", str(again)]) == 0
+    assert "This run was cut short" in (again / "REPORT.md").read_text()
+
+
+def test_a_finished_run_has_no_notice(tmp_path, no_roofs):
+    out = tmp_path / "run"
+    assert cli.main(["conv", "--sizes", "8", "--kernels", "conv_c_naive", "--dtype", "float32",
+                     "--threads", "1", "--min-time", "0", "--no-progress", "--out", str(out)]) == 0
+    assert "cut short" not in (out / "REPORT.md").read_text()
 
 
 def test_a_roof_is_the_highest_of_its_readings(monkeypatch):

@@ -25,6 +25,7 @@ from matmul_ladder.bench.conv_report import (  # noqa: F401
     exponent, label, load_csv, ok_rows, plot_all, report, roofs_from_rows, series, series_keys,
     table)
 from matmul_ladder.bench.check import correlate3x3_valid  # noqa: F401
+from matmul_ladder.report.ladder import read_status, write_status
 from matmul_ladder.bench.roofs import gpu_copy_bandwidth, measure_roofs  # noqa: F401
 from matmul_ladder.cli.commands import (Parser, UsageError, _memory_bytes, _seconds, parse_sizes,
                                         parse_threads, run_with_progress)
@@ -112,7 +113,8 @@ def main(argv=None, prog="matmul-ladder conv"):
             rows = load_csv(args.from_csv)
             out_dir = args.out or os.path.dirname(os.path.abspath(args.from_csv))
             os.makedirs(out_dir, exist_ok=True)
-            path, plots = report(rows, out_dir, roofs_from_rows(rows))
+            path, plots = report(rows, out_dir, roofs_from_rows(rows),
+                                 status=read_status(args.from_csv))
             print(f"rebuilt {path} and {', '.join(plots)}")
             return 0
         return run(cfg, args, command)
@@ -130,6 +132,10 @@ def run(cfg, args, command):
     from matmul_ladder.bench.engine import CsvLog
     log = CsvLog(csv_path, COLUMNS)
     harness = ConvHarness(cfg, log=log, run_id=run_id)
+    write_status(out_dir, state="running", run=run_id, command=command,
+                 started=time.strftime("%Y-%m-%dT%H:%M:%S%z"), planned_rows=harness.total_rows(),
+                 sizes=list(cfg.sizes), dtypes=list(cfg.dtypes), threads=list(cfg.threads),
+                 kernels=[k.name for k in harness.kernels])
     print(f"{command}: {len(harness.kernels)} kernels, N = {list(cfg.sizes)}, "
           f"{', '.join(cfg.dtypes)}, threads {list(cfg.threads)}, budget {cfg.budget:g} s/call "
           f"-> {out_dir}/", flush=True)
@@ -140,12 +146,15 @@ def run(cfg, args, command):
                    "roofs": {"triad_gb_s": roofs["triad"], "gpu_copy_gb_s": roofs["copy_gpu"],
                              "fma_gflops": {f"{d} {t}t": g for (d, t), g in roofs["fma"].items()}}},
                   f, indent=2, default=str)
+    status = write_status(out_dir, state="interrupted" if interrupted else "complete",
+                          why=interrupted, rows=len(harness.rows),
+                          ended=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     if interrupted:
         print(f"\ninterrupted: kept the {len(harness.rows)} rows measured so far in {csv_path}")
     if not harness.rows:
         return 130 if interrupted else 1
-    path, plots = report(load_csv(csv_path), out_dir, roofs, command)
+    path, plots = report(load_csv(csv_path), out_dir, roofs, command, read_status(status))
     with open(path) as f:
         print(f.read())
-    print(f"wrote {csv_path}, {out_dir}/machine.json, {', '.join(plots)} and {path}")
+    print(f"wrote {csv_path}, {out_dir}/machine.json, {status}, {', '.join(plots)} and {path}")
     return 130 if interrupted else 0

@@ -3,6 +3,7 @@ from the CSV alone (so `matmul-ladder conv --from-csv` rebuilds them)."""
 import os
 
 from matmul_ladder.rungs import registry as _registry
+from matmul_ladder.report.ladder import cut_short_headline
 from matmul_ladder.report.results import fit_exponent, read_rows
 from matmul_ladder.report.tables import markdown_table
 
@@ -127,9 +128,29 @@ def _roofs_text(roofs):
     return "; ".join(parts)
 
 
-def report(rows, out_dir, roofs, command=""):
+def cut_short_lines(rows, status):
+    """The matmul report's cut-short notice (report.ladder), and the sizes each dtype reached."""
+    headline = cut_short_headline(rows, status)
+    if not headline:
+        return []
+    reached = "; ".join(f"{d}: " + ", ".join(f"N = {n}: {c}" for n, c in sorted(per.items()))
+                        for d, per in sorted(_counts(rows).items()))
+    return [headline, f"Rows at each size: {reached or 'none'}.", ""]
+
+
+def _counts(rows):
+    counts = {}  # dtype -> {N: rows}
+    for r in rows:
+        if r["status"] != "unavailable":
+            per = counts.setdefault(r["dtype"], {})
+            per[r["N"]] = per.get(r["N"], 0) + 1
+    return counts
+
+
+def report(rows, out_dir, roofs, command="", status=None):
+    """REPORT.md and the plots; `status` is the run's run_status.json (None: none)."""
     plots = plot_all(rows, out_dir, roofs)
-    lines = ["# The 3x3 convolution ladder", ""]
+    lines = ["# The 3x3 convolution ladder", ""] + cut_short_lines(rows, status)
     if command:
         lines += [f"Command: `{command}`", ""]
     lines += ["Measured in this run: " + (_roofs_text(roofs) or "no roofs") + ".", "",

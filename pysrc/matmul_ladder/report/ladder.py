@@ -14,6 +14,7 @@ from matmul_ladder.bench.timing import (MIN_FIT_SECONDS, P_MAX, P_MIN, SHARED_LI
                      WAITED_LIMIT)
 
 __all__ = ["build", "console_tables", "load_csv", "report_markdown", "cut_short_notice",
+           "cut_short_headline",
            "read_status", "write_status"]
 
 STATUS_FILE = "run_status.json"  # what a run planned, and whether it got there
@@ -41,22 +42,31 @@ def read_status(path):
         return None
 
 
-def cut_short_notice(rows, status, size):
-    """[lines] saying that the run did not measure all it planned, how much it holds and at
-    which n its tables stand; [] for a run that finished (or one with no status file)."""
+def cut_short_headline(rows, status):
+    """'**This run was cut short (...); it holds R of the P rows it planned.**', or '' for a
+    run that finished (or one with no status file). Both ladders' reports open with it."""
     if not status:
-        return []
+        return ""
     planned = status.get("planned_rows")
     state = status.get("state")
     if state == "complete" and (planned is None or len(rows) >= planned):
-        return []
+        return ""
     how = {"interrupted": f"interrupted: {status.get('why') or 'stopped before its end'}",
            "running": "it never finished: its status still says running, so the process was "
                       "killed, or is still measuring",
            "complete": "it ended with fewer rows than planned"}.get(state, f"state {state!r}")
     holds = (f"it holds {len(rows)} of the {planned} rows it planned" if planned is not None
              else f"it holds {len(rows)} rows")
-    lines = [f"**This run was cut short ({how}); {holds}.**"]
+    return f"**This run was cut short ({how}); {holds}.**"
+
+
+def cut_short_notice(rows, status, size):
+    """[lines] saying that the run did not measure all it planned, how much it holds and at
+    which n its tables stand; [] for a run that finished (or one with no status file)."""
+    headline = cut_short_headline(rows, status)
+    if not headline:
+        return []
+    lines = [headline]
     counts = {}  # dtype -> {n: rows}
     for r in rows:
         if r["status"] != "unavailable" and _square(r):
