@@ -177,3 +177,22 @@ def test_a_roof_is_the_highest_of_its_readings(monkeypatch):
     monkeypatch.setattr(timing, "wait_quiet", lambda *a, **k: None)
     first = roofs.measure_peaks(["float32"], [1])
     assert roofs.measure_peaks(["float32"], [1], first) == {("float32", 1): 50.0}
+
+
+def test_the_ladder_csv_keeps_its_columns(tmp_path):
+    from matmul_ladder.bench.engine import COLUMNS as LADDER, Config, Harness
+    assert LADDER == ["run", "kernel", "language", "rung", "device", "mode", "dtype", "M", "N",
+                      "K", "threads", "status", "median_s", "min_s", "max_s", "repeats", "gflops",
+                      "peak_gflops", "pct_peak", "note", "normwise_error", "flag"]
+    h = Harness(Config(sizes=[8], dtypes=["float32"], threads=[1], min_time=0.0),
+                kernels=[_registry.get("numpy")])
+    assert [sorted(r) for r in h.run()] == [sorted(LADDER)]
+
+
+def test_a_ladder_csv_is_refused_by_conv_from_csv_in_one_line(tmp_path, capsys):
+    path = tmp_path / "ladder.csv"
+    path.write_text(",".join(["run", "kernel", "language", "rung", "device", "mode", "dtype",
+                              "M", "N", "K", "threads", "status", "median_s", "note"]) + "\n")
+    assert cli.main(["conv", "--from-csv", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "is not a conv.csv (missing columns gpix_s" in err
