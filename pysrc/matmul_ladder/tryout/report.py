@@ -85,13 +85,13 @@ def markdown(check, race, machine, built):
     below, above = race["below"], race["above"]
     if below and above:
         place = f"It sits between **{below}** (the fastest rung it beats) and **{above}** " \
-                f"(the slowest rung that beats it)."
+                f"(the slowest rung that beats it)"
     elif below:
-        place = f"It beats every rung; the fastest of them is **{below}**."
+        place = f"It beats every rung; the fastest of them is **{below}**"
     else:
-        place = f"Every rung beats it; the slowest of them is **{above}**."
+        place = f"Every rung beats it; the slowest of them is **{above}**"
     lines += [place + " (placed by one timing of each; the paired races below are the "
-              "finer measure)", "", "Ratios t(rung) / t(yours) from paired races (call by call, "
+              "finer measure).", "", "Ratios t(rung) / t(yours) from paired races (call by call, "
               "bench.race; > 1: yours is faster):", ""]
     for r, ratio in race["ratios"].items():
         lines.append(f"- {r}: {ratio:.3g}, {_verdict(ratio)}; {race['rounds'][r]} rounds")

@@ -13,6 +13,7 @@ import time
 
 DTYPES = {"float32": "s", "float64": "d"}
 IDLE_LIMIT_S = 300  # the child's own work between two calls of the kernel (checks, imports)
+RUNG_LIMIT_S = 3600  # timing one rung (c_naive takes minutes a call from n = 4096)
 _SIGNALS = {"SIGSEGV": "a bad memory access", "SIGBUS": "a bad memory access",
             "SIGFPE": "an arithmetic fault", "SIGILL": "an illegal instruction",
             "SIGABRT": "abort() was called", "SIGKILL": "killed, perhaps out of memory"}
@@ -164,10 +165,11 @@ def child_race(args, chan):
         with chan.limit(args.probe + 2 * args.timeout, f"{shape_label(dtype, n, n, n)} (timing)"):
             times[args.name] = time_host(lambda: mine(a, b), first, args.probe / 3,
                                          args.probe).median
-        for r, f in funcs.items():
-            out, first = timed_call(lambda: f(a, b))
-            errors[r] = ref.normwise_error(out)
-            times[r] = time_host(lambda: f(a, b), first, args.probe / 3, args.probe).median
+        for r, f in funcs.items():  # a rung's slow first call (c_naive at large n) is no hang
+            with chan.limit(RUNG_LIMIT_S, f"{shape_label(dtype, n, n, n)} (timing {r}, a rung)"):
+                out, first = timed_call(lambda: f(a, b))
+                errors[r] = ref.normwise_error(out)
+                times[r] = time_host(lambda: f(a, b), first, args.probe / 3, args.probe).median
         mine_t = times[args.name]
         beaten = [r for r in rungs if times[r] > mine_t]
         beats = [r for r in rungs if times[r] <= mine_t]
@@ -239,6 +241,7 @@ def run_child(job, library, function, **options):
     q, stderr_tail = queue.Queue(), []
     threading.Thread(target=_pump, args=(proc.stdout, q, "out"), daemon=True).start()
     threading.Thread(target=_pump, args=(proc.stderr, q, "err"), daemon=True).start()
+    inside = False  # between a BEGIN and its END: the kernel (or a rung) is running
     label, limit, deadline = "start-up", IDLE_LIMIT_S, time.monotonic() + IDLE_LIMIT_S
     result, failure, open_streams = None, None, 2
     try:
@@ -257,10 +260,11 @@ def run_child(job, library, function, **options):
             word, _, rest = line.partition(" ")
             if word == "BEGIN":
                 seconds, _, label = rest.partition(" ")
-                limit = float(seconds)
+                limit, inside = float(seconds), True
                 deadline = time.monotonic() + limit
             elif word == "END":
-                label = f"after {label}"
+                label = f"just after {label} (a write out of bounds?)" if inside else label
+                inside = False
                 limit, deadline = IDLE_LIMIT_S, time.monotonic() + IDLE_LIMIT_S
             elif word == "RESULT":
                 result = json.loads(rest)
@@ -280,10 +284,12 @@ def run_child(job, library, function, **options):
             raise MissingFunction(text)
         raise WrongAnswer(text)
     if rc < 0:
-        raise KernelCrashed(f"the kernel died of {_describe_signal(-rc)} on {label}")
+        raise KernelCrashed(f"the kernel died of {_describe_signal(-rc)} "
+                             f"{'on' if inside else 'in the child'} {label}")
     if rc != 0 or result is None:
         said = next((ln for ln in reversed(stderr_tail) if ln.strip()), "")
-        raise KernelCrashed(f"the child exited with status {rc} on {label}"
+        raise KernelCrashed(f"the child exited with status {rc} "
+                             f"{'on' if inside else 'in'} {label}"
                             + (f": {said.strip()}" if said else ""))
     return result
 
