@@ -67,14 +67,15 @@ def test_ikj_loop_is_checked_raced_and_reported(tmp_path, capsys):
     assert report.startswith("## ikj_loop on the ladder")
     assert "| **ikj_loop** |" in report and "| c_naive |" in report and "| numpy |" in report
     assert (tmp_path / "out" / "ladder.png").stat().st_size > 1000
+    assert f" -shared -o {result['library']} " in report
 
 
-def test_float64_only_from_python_with_function_name(tmp_path):
+def test_one_unsuffixed_float64_function_from_python(tmp_path):
     path = tmp_path / "student.c"
-    path.write_text(kernel_source(name="mine", dtypes=(("d", "double"),)))
-    result = tryout.try_kernel(str(path), function="mine", n=24, budget=0.1,
+    path.write_text(kernel_source(name="mine", dtypes=(("d", "double"),)).replace("mine_d", "mine"))
+    result = tryout.try_kernel(str(path), function="mine", dtype="float64", n=24, budget=0.1,
                                out=str(tmp_path / "o"))
-    assert result.check["functions"] == {"float64": "mine_d"}
+    assert result.check["functions"] == {"float64": "mine"}
     assert result.race["dtype"] == "float64"
     assert "## mine on the ladder" in (tmp_path / "o" / "REPORT.md").read_text()
 
@@ -136,11 +137,13 @@ def test_bad_usage_is_one_line(tmp_path, capsys):
     assert "no such C file" in one_line_failure(capsys)
     assert tryout.main(["x.c", "--n", "many"]) == 2
     one_line_failure(capsys)
+    assert tryout.main(["--help"]) == 0
 
 
 def test_the_childs_stdout_is_not_the_protocol(tmp_path):
     source = "#include <stdio.h>\n" + kernel_source().replace(
-        "for (size_t i = 0; i < M; i++) {", 'printf("FAIL wrong \\"said by printf\\"\\n"); fflush(stdout);\n'
+        "for (size_t i = 0; i < M; i++) {",
+        'printf("FAIL wrong \\"said by printf\\"\\n"); fflush(stdout);\n'
         "    for (size_t i = 0; i < M; i++) {", 1)
     path = tmp_path / "ikj_loop.c"
     path.write_text(source)

@@ -87,8 +87,9 @@ def compile_kernel(path, folder=None):
     folder = Path(folder) if folder else cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     lib = folder / f"lib{_safe(src.stem)}-{key}.so"
-    argv = [*cc, *flags, "-shared", "-o", str(lib) + ".tmp", str(src.resolve()), "-lm"]
-    command = " ".join(shlex.quote(a) for a in [*argv[:-4], str(lib), *argv[-2:]])
+    partial = f"{lib}.{os.getpid()}.tmp"  # two runs at once never share a half-written file
+    argv = [*cc, *flags, "-shared", "-o", partial, str(src.resolve()), "-lm"]
+    command = " ".join(shlex.quote(a) for a in [*argv[:-3], str(lib), *argv[-2:]])
     if lib.is_file():
         return Built(str(src), str(lib), command, "")
     try:
@@ -101,7 +102,7 @@ def compile_kernel(path, folder=None):
         said = first_errors(done.stderr or done.stdout)
         raise CompileError(f"{src.name} does not compile ({cc[0]} exit status "
                            f"{done.returncode}):\n{said}")
-    os.replace(str(lib) + ".tmp", lib)
+    os.replace(partial, lib)
     return Built(str(src), str(lib), command, done.stderr.strip())
 
 

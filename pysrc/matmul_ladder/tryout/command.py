@@ -47,6 +47,8 @@ def main(argv=None):
     except TryoutError as exc:
         print(f"matmul-ladder try: {exc}", file=sys.stderr)
         return exc.exit_code
+    except SystemExit as exc:  # --help
+        return exc.code if isinstance(exc.code, int) else 0
     except KeyboardInterrupt:
         print("matmul-ladder try: interrupted", file=sys.stderr)
         return 130

@@ -72,7 +72,9 @@ LEVEL = 0.05  # a paired ratio within 5% of 1 is called level
 def _verdict(ratio):
     if abs(ratio - 1) <= LEVEL:
         return "level with it (within 5%)"
-    return f"yours is {ratio:.2f}x as fast" if ratio > 1 else f"yours takes {1 / ratio:.2f}x as long"
+    if ratio > 1:
+        return f"yours is {ratio:.2f}x as fast"
+    return f"yours takes {1 / ratio:.2f}x as long"
 
 
 def markdown(check, race, machine, built):

@@ -121,8 +121,8 @@ def child_check(args, chan):
         for m, n, k, pad in HARD_SHAPES:
             problem = check_one(fn, np, np.dtype(dtype), m, n, k, pad, rng, chan, args.timeout)
             if problem:
-                chan.send("FAIL", "wrong", json.dumps(f"{symbol} on "
-                                                      f"{shape_label(dtype, m, n, k, pad)}: {problem}"))
+                where = shape_label(dtype, m, n, k, pad)
+                chan.send("FAIL", "wrong", json.dumps(f"{symbol} on {where}: {problem}"))
                 return
             checked.append(shape_label(dtype, m, n, k, pad))
     chan.send("RESULT", json.dumps({"functions": {d: s for d, (s, _) in found.items()},
@@ -186,7 +186,8 @@ def child_race(args, chan):
                     chan.send("FAIL", "wrong", json.dumps(f"{symbol} in the race: {exc}"))
                     return
             ratios[r], rounds[r] = result.ratios[args.name], result.rounds
-    chan.send("RESULT", json.dumps({"name": args.name, "symbol": symbol, "dtype": args.dtype, "n": n,
+    chan.send("RESULT", json.dumps({"name": args.name, "symbol": symbol, "dtype": args.dtype,
+                                    "n": n,
                                     "times": times, "errors": errors, "rungs": rungs,
                                     "below": below, "above": above, "ratios": ratios,
                                     "rounds": rounds}))
@@ -228,7 +229,8 @@ def run_child(job, library, function, **options):
     """The child's RESULT (a dict) for `job`; raises KernelTimeout when a call runs past the
     limit the child announced (the child is then killed), KernelCrashed when it dies,
     WrongAnswer or MissingFunction when it says so."""
-    from matmul_ladder.tryout.errors import KernelCrashed, KernelTimeout, MissingFunction, WrongAnswer
+    from matmul_ladder.tryout.errors import (KernelCrashed, KernelTimeout, MissingFunction,
+                                             WrongAnswer)
     argv = [sys.executable, "-m", "matmul_ladder.tryout.runner", job, library,
             "--function", function]
     for key, value in options.items():
