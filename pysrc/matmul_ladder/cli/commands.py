@@ -7,6 +7,11 @@ experiments/ladder.py all run main().
     matmul-ladder --from-csv results/RUN/ladder.csv   # rebuild plots and report only
     matmul-ladder tune                         # search blocking sizes for this machine (< 2 min)
     matmul-ladder conv --quick                 # the 3x3 convolution ladder (conv_ladder.py)
+    matmul-ladder list --operation all         # the kernels, and why any does not run here
+    matmul-ladder why --quick | dist | try K.c # explain.why, dist's SUMMA, your own kernel
+
+The subcommands other than the ladder live in cli/subcommands.py (the dispatch), cli/tune.py
+and cli/kernel_list.py; cli/hints.py answers a mistyped name with the closest ones.
 
 Every option is checked before anything is measured: a bad one ends the command with a
 one-line message on stderr and exit status 2, never a traceback.
@@ -25,6 +30,7 @@ from matmul_ladder.report import ladder as report
 from matmul_ladder.api import KernelUnavailableError
 from matmul_ladder.rungs.threads import MAX_THREADS, cores
 from matmul_ladder.bench.engine import Config, CsvLog, Harness
+from matmul_ladder.cli.hints import unknown_kernels, warn_threads
 
 QUICK = dict(sizes=[128, 256, 512], budget=2.0, min_time=0.1)
 DEFAULT = dict(sizes=[64, 128, 256, 512, 1024, 2048], budget=10.0, min_time=0.5)
@@ -38,6 +44,15 @@ class UsageError(Exception):
 class Parser(argparse.ArgumentParser):
     def error(self, message):
         raise UsageError(message)
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Wraps the description as usual; keeps the lines of a text that has its own (the epilog)."""
+
+    def _fill_text(self, text, width, indent):
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
 
 
 def _int(text, what):
@@ -108,7 +123,8 @@ def _positive_int(text):
 
 
 def build_parser():
-    p = Parser(prog=PROG, description=(
+    from matmul_ladder.cli.subcommands import epilog
+    p = Parser(prog=PROG, formatter_class=HelpFormatter, epilog=epilog(PROG), description=(
         "Time every matmul kernel of the ladder against NumPy, PyTorch and CuPy; write a CSV, "
         "machine.json, plots and REPORT.md under results/<run>/."))
     p.add_argument("--quick", action="store_true",
@@ -133,6 +149,8 @@ def build_parser():
     p.add_argument("--out", help="output folder, new or empty (default results/<date-time>)")
     p.add_argument("--from-csv", metavar="CSV", help="rebuild plots and REPORT.md from a CSV; no measuring")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--print-report", action="store_true",
+                   help="print REPORT.md at the end (default: the tables and the folder written)")
     return p
 
 
@@ -178,9 +196,9 @@ def check_args(args):
             if not names:
                 raise UsageError("--kernels: give at least one kernel name")
             known = _registry.names("matmul")
-            unknown = [n for n in names if n not in known]
+            unknown = unknown_kernels(names, "matmul")
             if unknown:
-                raise UsageError(f"--kernels: unknown kernel {', '.join(map(repr, unknown))}; "
+                raise UsageError(f"--kernels: unknown kernel {unknown}; "
                                  f"choose from the matmul kernels: {', '.join(known)}")
         memory = _memory_bytes()
         dims = [(n, n, n) for n in sizes] + list(args.shape)
@@ -211,73 +229,19 @@ def config_from_args(args):
         kernels=names)
 
 
-def build_tune_parser():
-    p = Parser(prog=f"{PROG} tune", description=(
-        "Search c_simd/c_omp's block sizes around the cache model's on this machine, check and "
-        "race every candidate against the model's choice, find where one Strassen level starts "
-        "to beat c_omp (c_strassen's cutoff), and keep the results for this CPU in the user's "
-        "cache directory (MATMUL_LADDER_NO_TUNE=1 ignores them)."))
-    p.add_argument("--seconds", type=_seconds("--seconds", False), default=120.0,
-                   help="time for the whole search (default 120)")
-    p.add_argument("--dtype", choices=["float32", "float64", "both"], default="both")
-    p.add_argument("--threads", type=parse_threads, default=None,
-                   help="the all-threads count to tune for (default: all cores)")
-    p.add_argument("--show", action="store_true", help="print what is cached for this CPU; no search")
-    p.add_argument("--forget", action="store_true", help="delete what is cached for this CPU")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return p
-
-
-def tune_main(argv):
-    from matmul_ladder.tuning import search as tuner
-    args = build_tune_parser().parse_args(argv)
-    if args.show:
-        print(json.dumps({"cache": tuner.cache_path(), "cpu": tuner.cpu_key(),
-                          "tuned": tuner.load(), "ignored": tuner.problems()}, indent=2))
-        return 0
-    if args.forget:
-        print("forgot" if tuner.forget() else "nothing cached", "for this CPU in", tuner.cache_path())
-        return 0
-    dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
-    threads = max(args.threads) if args.threads else None
-    bar = None
-    if not args.no_progress:
-        from tqdm import tqdm
-        bar = tqdm(total=4 * len(dtypes), unit="race", file=sys.stderr, dynamic_ncols=True)
-
-    def progress(done, total, text):
-        if bar:
-            bar.total = total
-            bar.set_description_str(text)
-            bar.update(done - bar.n)
-    try:
-        results = tuner.tune(args.seconds, dtypes, threads, progress=progress)
-    finally:
-        if bar:
-            bar.close()
-    for dtype in dtypes:
-        r = results[dtype]
-        t = r["c_blocked"]
-        print(f"{dtype}: c_simd/c_omp MC {r['MC']}, KC {r['KC']}, NC {r['NC']} ({r['source']}; "
-              f"{r['speedup_over_model']:.3f}x the model's MC {r['model']['MC']}, "
-              f"KC {r['model']['KC']} at n = {r['n']}); c_blocked KB {t['KB']}, NB {t['NB']} "
-              f"({t['source']}; {t['speedup_over_model']:.3f}x the model's at n = {t['n']})")
-        st = r["strassen"]
-        raced = ", ".join(f"{n}: {x:.3f}x" for n, x in st["speedup_over_c_omp"].items())
-        print(f"{dtype}: c_strassen cutoff {st['cutoff']} ({st['source']}; one level over c_omp on "
-              f"{st['threads']} threads at n = {raced})")
-    print(f"searched for {results['seconds']} s; saved in {tuner.cache_path()}")
-    return 0
-
-
 def main(argv=None):
+    """matmul-ladder [COMMAND] [options]: the exit status. No command, or `ladder`, runs the
+    ladder; a first word that is no command is a one-line error with the closest ones."""
+    from matmul_ladder.cli import subcommands
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
-        if argv[:1] == ["tune"]:
-            return tune_main(argv[1:])
-        if argv[:1] == ["conv"]:
-            from matmul_ladder.bench import conv as conv_ladder
-            return conv_ladder.main(argv[1:])
+        if argv and not argv[0].startswith("-"):
+            name, rest = argv[0], argv[1:]
+            if name not in subcommands.commands():
+                raise UsageError(subcommands.unknown_command(name, PROG))
+            if name != "ladder":
+                return subcommands.dispatch(name, rest, PROG)
+            argv = rest
         args = build_parser().parse_args(argv)
         check_args(args)
     except UsageError as exc:
@@ -286,12 +250,21 @@ def main(argv=None):
     except KernelUnavailableError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
+    if not args.from_csv:
+        warn_threads(PROG, args.threads)
     command = f"{PROG} " + " ".join(shlex.quote(a) for a in argv)
     try:
         return run(args, command)
     except OSError as exc:  # a full disk, a folder that cannot be written
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
+
+
+def __getattr__(name):  # the tune command's parts, where they were before cli/tune.py
+    if name in ("build_tune_parser", "tune_main"):
+        from matmul_ladder.cli import tune
+        return getattr(tune, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Terminated(KeyboardInterrupt):
@@ -343,12 +316,19 @@ def _print_notice(rows, status, ladder_size):
         print("\n" + "\n".join(line.replace("**", "") for line in notice))
 
 
+def _print_report(path, asked):
+    if asked:
+        with open(path) as f:
+            print("\n" + f.read().rstrip())
+
+
 def run(args, command):
     if args.from_csv:
         path, plots = report.build(args.from_csv, args.out, size=args.ladder_size)
         rows = report.load_csv(args.from_csv)
         print(report.console_tables(rows, args.ladder_size))
         _print_notice(rows, report.read_status(args.from_csv), args.ladder_size)
+        _print_report(path, args.print_report)
         print(f"\nrebuilt {path} and {', '.join(plots)}")
         return 0
     if args.tf32:
@@ -389,6 +369,7 @@ def run(args, command):
     rows = report.load_csv(csv_path)
     print(report.console_tables(rows, args.ladder_size))
     _print_notice(rows, report.read_status(status), args.ladder_size)
+    _print_report(report_path, args.print_report)
     print(f"\nwrote {csv_path}, {out_dir}/machine.json, {status}, {', '.join(plots)} and "
           f"{report_path}")
     return 130 if interrupted else 0
