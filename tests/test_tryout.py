@@ -130,6 +130,20 @@ def test_hang_is_stopped_at_the_timeout(tmp_path, capsys):
     err = one_line_failure(capsys)
     assert "timeout: float32 (0 x 0) @ (0 x 0): no answer after 2 s" in err
     assert not (tmp_path / "out").exists()
+    assert not children_running(tmp_path), "the hung child was left running"
+
+
+def children_running(tmp_path):
+    """Processes whose command line names a library in this test's cache."""
+    found = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if str(tmp_path / "cache").encode() in f.read():
+                    found.append(int(entry))
+        except (OSError, ValueError):
+            pass
+    return found
 
 
 def test_bad_usage_is_one_line(tmp_path, capsys):

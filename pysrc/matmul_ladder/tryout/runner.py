@@ -277,8 +277,11 @@ def run_child(job, library, function, **options):
     except subprocess.TimeoutExpired:
         raise KernelTimeout(f"{label}: the child did not exit after {limit:g} s") from None
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        if proc.poll() is None:  # the child's own session: whatever it started goes too
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                proc.kill()
             proc.wait()
     if failure:
         kind, text = failure
