@@ -183,3 +183,16 @@ def test_bad_isa_in_environment_warns():
     out = subprocess.run([sys.executable, "-c", "import matmul_ladder"], env=env,
                          capture_output=True, text=True, check=True)
     assert "MATMUL_LADDER_ISA='sse9' ignored" in out.stderr
+
+
+def test_each_flag_once_and_openmp_only_where_a_rung_uses_it():
+    info = ml.build_info()
+    omp = {"c_omp", "c_strassen", "cy_prange"}
+    for rung, text in info["flags"].items():
+        words = text.split(";")[0].split()
+        assert len(words) == len(set(words)), (rung, text)
+        assert sum(w.startswith("-O") for w in words) == 1, (rung, text)
+        if rung not in omp:
+            assert "-fopenmp" not in words, (rung, text)
+        elif info["openmp"]:
+            assert any("openmp" in w for w in words), (rung, text)

@@ -133,22 +133,37 @@ def build_info():
     cfg = _read_build_config()
     ck = _registry._ckernels
     geometry = ck.cache_geometry() if ck else {}
-    python_cflags = cfg.get("python_cflags", "")
-    plain = f"{python_cflags} {cfg.get('plain_flags', '')}".strip()
-    packed = f"{python_cflags} {cfg.get('packed_flags', '')}".strip()
     compiled = ck.compiled_isas() if ck else []
     micro = ("micro-kernels: __attribute__((target(\"avx2,fma\") / (\"avx512f\")))"
              if "avx2" in compiled else "micro-kernels: NEON (arm64 baseline)"
              if "neon" in compiled else "micro-kernels: none for this CPU")
+    omp = cfg.get("openmp_flag", "-fopenmp")
+
+    def flags(group, openmp=False, note=""):
+        """The flags a rung's file was compiled with, each once (the last -O wins, as in the
+        compiler); OpenMP's only for the rungs that use it: files without its pragmas are
+        compiled in the same group, where the flag changes nothing."""
+        words = f"{cfg.get('python_cflags', '')} {cfg.get(group, '')}".split()
+        words = [w for w in words if w != omp] + ([omp] if openmp and cfg.get("openmp") else [])
+        seen, out = set(), []
+        for w in reversed(words):
+            key = "-O" if w.startswith("-O") else w
+            if key not in seen:
+                seen.add(key)
+                out.append(w)
+        text = " ".join(reversed(out))
+        return f"{text}; {note}" if note else text
     info = {
         "compiler": cfg.get("compiler", "unknown"),
         "compiler_version": cfg.get("compiler_version", "unknown"),
         "flags": {
-            "c_naive": plain, "c_ikj": plain, "c_blocked": plain,
-            "c_simd": f"{packed}; {micro}",
-            "c_omp": f"{packed}; {micro}",
-            **dict.fromkeys(("cy_naive", "cy_ikj", "cy_blocked", "cy_prange"),
-                            f"{python_cflags} {cfg.get('cython_flags', '')}".strip()),
+            "c_naive": flags("plain_flags"), "c_ikj": flags("plain_flags"),
+            "c_blocked": flags("plain_flags"),
+            "c_simd": flags("packed_flags", note=micro),
+            "c_omp": flags("packed_flags", openmp=True, note=micro),
+            "c_strassen": flags("packed_flags", openmp=True, note=micro),
+            **dict.fromkeys(("cy_naive", "cy_ikj", "cy_blocked"), flags("cython_flags")),
+            "cy_prange": flags("cython_flags", openmp=True),
         },
         "plain_flags_source": ("MATMUL_LADDER_CFLAGS" if cfg.get("plain_flags_from_env")
                                else "default"),
