@@ -1,8 +1,8 @@
 """The kernels of the 3x3 convolution ladder and its baselines, in the one registry.
 
 Each binds to f(x, w, out=None) -> y, the 'valid' cross-correlation of an image x (H x W,
-both >= 3) with a 3 x 3 filter w, both of one dtype; y is (H - 2) x (W - 2). The kernels in
-TAKES_OUT write into `out` when given one (checked by ml.conv2d: right shape and dtype,
+both >= 3) with a 3 x 3 filter w, both of one dtype; y is (H - 2) x (W - 2). The kernels
+with takes_out write into `out` when given one (checked by ml.conv2d: right shape and dtype,
 unit-stride rows); the others ignore it and return a new array, as their libraries do.
 ml.conv2d does the rest (checks, true convolution by flipping w, mode='same' by zero
 padding, images under 3 x 3).
@@ -27,9 +27,11 @@ CONV = "conv2d"
 
 
 def _kernel(name, language, rung, description, parallel, binder, availability, device="cpu",
-            dtypes=("float32", "float64")):
+            dtypes=("float32", "float64"), **fields):
+    # The ladder's own rungs (C, Cython, CUDA) write into a given output; baselines say so.
+    fields.setdefault("takes_out", language in ("C", "Cython", "CUDA"))
     return Kernel(name, language, rung, description, parallel, binder, availability, device,
-                  dtypes, CONV)
+                  dtypes, CONV, **fields)
 
 
 # ---- pure Python -------------------------------------------------------------------------
@@ -45,20 +47,20 @@ def _py_bind(threads):
 # ---- C rungs ----------------------------------------------------------------------------
 def _padded_rows(shape, dtype, alignment=64):
     """An output whose rows each start on an `alignment`-byte boundary (a view of a wider
-    buffer), as the streaming stores of conv_c_strips need."""
+    buffer), as the streaming stores of conv_c_strips need (its aligned_rows)."""
     rows, cols = shape
     per_line = alignment // np.dtype(dtype).itemsize
     return empty_aligned((rows, -(-cols // per_line) * per_line), dtype, alignment)[:, :cols]
 
 
-def _c_conv_binder(rung):
+def _c_conv_binder(rung, aligned_rows=False):
     @contextlib.contextmanager
     def bind(threads):
         def run(x, w, out=None):
             x, w = unit_stride_rows(x), np.ascontiguousarray(w)
             shape = (x.shape[0] - 2, x.shape[1] - 2)
             y = out if out is not None else \
-                (_padded_rows if rung == "conv_c_strips" else empty_aligned)(shape, x.dtype)
+                (_padded_rows if aligned_rows else empty_aligned)(shape, x.dtype)
             _cconv.run(rung, x, w, y, threads)
             return y
         yield run
@@ -82,7 +84,8 @@ def _c_omp_available():
 
 
 # ---- Cython rungs ------------------------------------------------------------------------
-def _cy_conv_binder(rung):
+def _cy_conv_binder(rung, openmp=False):
+    """openmp: the module's correlate takes a thread count and needs OpenMP."""
     module, missing = _import_extension(f"_{rung}")
 
     @contextlib.contextmanager
@@ -91,7 +94,7 @@ def _cy_conv_binder(rung):
             x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
             y = out if out is not None and out.flags.c_contiguous else \
                 empty_aligned((x.shape[0] - 2, x.shape[1] - 2), x.dtype)
-            if rung == "conv_cy_prange":
+            if openmp:
                 module.correlate(x, w, y, threads)
             else:
                 module.correlate(x, w, y)
@@ -105,7 +108,7 @@ def _cy_conv_binder(rung):
         from matmul_ladder.rungs import registry as _registry
         if missing:
             return missing
-        if rung == "conv_cy_prange" and _registry._ckernels is not None \
+        if openmp and _registry._ckernels is not None \
                 and not _registry._ckernels.has_openmp():
             return "built without OpenMP: prange would run on one thread"
         return ""
@@ -248,14 +251,14 @@ CONV_KERNELS = [
     _kernel("conv_c_omp", "C", 5, "conv_c_simd on all threads, OpenMP over row blocks", True,
             _c_conv_binder("conv_c_omp"), _c_omp_available),
     _kernel("conv_c_strips", "C", 6, "conv_c_omp in column strips with streaming stores "
-            "(for images beyond the L3)", True, _c_conv_binder("conv_c_strips"),
-            _c_omp_available),
+            "(for images beyond the L3)", True, _c_conv_binder("conv_c_strips", aligned_rows=True),
+            _c_omp_available, aligned_rows=True),
     _kernel("conv_cy_naive", "Cython", 1, "typed Cython four loops (twin of conv_c_naive)",
             False, *_cy_conv_binder("conv_cy_naive")),
     _kernel("conv_cy_rows", "Cython", 2, "typed Cython row-wise axpys (twin of conv_c_rows)",
             False, *_cy_conv_binder("conv_cy_rows")),
     _kernel("conv_cy_prange", "Cython", 3, "fixed 3x3 rows shared among threads by prange",
-            True, *_cy_conv_binder("conv_cy_prange")),
+            True, *_cy_conv_binder("conv_cy_prange", openmp=True)),
     _kernel("conv_scipy_signal", "baseline", None, "scipy.signal.correlate2d", False,
             _scipy_signal_bind, _scipy_missing),
     _kernel("conv_scipy_convolve2d", "baseline", None, "scipy.signal.convolve2d (given the "
@@ -263,11 +266,11 @@ CONV_KERNELS = [
     _kernel("conv_scipy_ndimage", "baseline", None, "scipy.ndimage.correlate", False,
             _scipy_ndimage_bind, _scipy_missing),
     _kernel("conv_numpy_einsum", "baseline", None, "NumPy sliding_window_view + einsum", True,
-            _numpy_einsum_bind, _always),
+            _numpy_einsum_bind, _always, takes_out=True),
     _kernel("conv_numpy_shifts", "baseline", None, "NumPy: nine shifted multiply-adds", False,
-            _numpy_shifts_bind, _always),
+            _numpy_shifts_bind, _always, takes_out=True),
     _kernel("conv_torch_cpu", "baseline", None, "torch.nn.functional.conv2d on the CPU", True,
-            _torch_cpu_bind, _torch_missing),
+            _torch_cpu_bind, _torch_missing, timing="torch"),
     _kernel("conv_torch_cuda", "baseline", None, "torch conv2d on CUDA (cuDNN, TF32 off)",
             False, _torch_cuda_bind, _torch_cuda_missing, "gpu"),
     _kernel("conv_cupyx_signal", "baseline", None, "cupyx.scipy.signal.correlate2d", False,
@@ -276,6 +279,6 @@ CONV_KERNELS = [
             _cupyx_ndimage_bind, _gpu_scipy_missing, "gpu"),
 ] + _cuda_conv_kernels()
 
-# The kernels that write into a given output (the rest allocate theirs, as their APIs do).
-TAKES_OUT = {k.name for k in CONV_KERNELS if k.language in ("C", "Cython", "CUDA")} | {
-    "conv_numpy_einsum", "conv_numpy_shifts"}
+# The names of the kernels that write into a given output (their takes_out), for callers
+# that still look a kernel up by name.
+TAKES_OUT = {k.name for k in CONV_KERNELS if k.takes_out}

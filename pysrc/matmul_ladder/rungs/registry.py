@@ -14,7 +14,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from matmul_ladder.rungs import pure
+from matmul_ladder.rungs import pure, table
 from matmul_ladder.rungs.layout import empty_aligned, unit_stride_rows
 
 
@@ -46,6 +46,11 @@ class Kernel:
     dtypes: tuple = ("float32", "float64")
     operation: str = "matmul"
     precision: str = ""
+    # How the kernel is used, as fields rather than checks of its name:
+    takes_out: bool = False  # conv2d: writes into a given `out` (else returns a new array)
+    aligned_rows: bool = False  # conv2d: wants each output row on a 64-byte boundary
+    timing: str = "host"  # on the CPU: "host" (the harness's clock) or "torch" (time_torch)
+    reads_tiles: bool = False  # reads c_blocked's tiles through _ckernels (csrc/state.h)
 
     def info(self):
         reason = self.availability()
@@ -107,13 +112,31 @@ def _omp_available():
     return ""
 
 
+_C_NEEDS = {"": _c_available, "simd": _simd_available, "openmp": _omp_available}
+
+
+def _c_kernel(row):
+    """The Kernel of one C row of rungs/table.py."""
+    needs = _C_NEEDS[row.needs]
+
+    def availability():
+        if _ckernels is not None and row.name not in _ckernels.RUNGS:
+            return (f"_ckernels was built before {row.name} joined rungs/table.py; rebuild "
+                    f"with `pip install -e .`")
+        return needs()
+    return Kernel(row.name, "C", row.rung, row.description, row.parallel, _c_binder(row.name),
+                  availability)
+
+
 # ---- Cython rungs ----------------------------------------------------------------------
 CYTHON_MODULES = {}  # rung -> (its extension module or None, why not)
 
 
-def _cy_binder(rung):
+def _cy_binder(rung, openmp=False, tiles=False):
+    """openmp: the module's matmul takes a thread count and needs OpenMP; tiles: it reads
+    c_blocked's tiles from _ckernels (rungs/table.py)."""
     module, missing = _import_extension(f"_{rung}")
-    if module is None and _ckernels is None and rung in ("cy_blocked", "cy_prange"):
+    if module is None and _ckernels is None and tiles:
         # They read c_blocked's tiles from _ckernels, the owner of the block sizes, and do not
         # load without it (csrc/state.h).
         missing = f"{rung} takes its tile sizes from _ckernels, which is unavailable: {_C_MISSING}"
@@ -125,7 +148,7 @@ def _cy_binder(rung):
             # Typed [:, ::1] memoryviews need C-contiguous inputs: anything else is copied once.
             a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
             c = empty_aligned((a.shape[0], b.shape[1]), a.dtype)
-            if rung == "cy_prange":
+            if openmp:
                 module.matmul(a, b, c, threads)
             else:
                 module.matmul(a, b, c)
@@ -135,10 +158,16 @@ def _cy_binder(rung):
     def availability():
         if missing:
             return missing
-        if rung == "cy_prange" and _ckernels is not None and not _ckernels.has_openmp():
+        if openmp and _ckernels is not None and not _ckernels.has_openmp():
             return "built without OpenMP: prange would run on one thread"
         return ""
     return bind, availability
+
+
+def _cy_kernel(row):
+    """The Kernel of one Cython row of rungs/table.py."""
+    return Kernel(row.name, "Cython", row.rung, row.description, row.parallel,
+                  *_cy_binder(row.name, row.openmp, row.tiles), reads_tiles=row.tiles)
 
 
 # ---- pure Python -------------------------------------------------------------------------
@@ -251,36 +280,17 @@ def _cuda_kernel(rung):
 KERNELS = [
     Kernel("py_naive", "Python", 0, "pure-Python triple loop on lists (the floor)", False,
            _py_bind, _always),
-    Kernel("c_naive", "C", 1, "i-j-k triple loop; B read down its columns", False,
-           _c_binder("c_naive"), _c_available),
-    Kernel("c_ikj", "C", 2, "loops reordered i-k-j: unit-stride B and C, auto-vectorisable",
-           False, _c_binder("c_ikj"), _c_available),
-    Kernel("c_blocked", "C", 3, "ikj tiled so a tile of B stays in L2", False,
-           _c_binder("c_blocked"), _c_available),
-    Kernel("c_simd", "C", 4, "BLIS loops: packed panels + AVX2/AVX-512 FMA register-tile "
-           "micro-kernel, 1 thread", False, _c_binder("c_simd"), _simd_available),
-    Kernel("c_omp", "C", 5, "c_simd on all threads with OpenMP", True, _c_binder("c_omp"),
-           _omp_available),
-    Kernel("c_strassen", "C", 6, "Strassen-Winograd (7 block products for 8) over c_omp, 1-2 "
-           "levels by a size cutoff", True, _c_binder("c_strassen"), _omp_available),
-    Kernel("cy_naive", "Cython", 1, "typed-memoryview i-j-k loop, nogil (twin of c_naive)",
-           False, *_cy_binder("cy_naive")),
-    Kernel("cy_ikj", "Cython", 2, "typed Cython, loops reordered i-k-j (twin of c_ikj)", False,
-           *_cy_binder("cy_ikj")),
-    Kernel("cy_blocked", "Cython", 3, "typed Cython ikj with c_blocked's tiles (twin of "
-           "c_blocked)", False, *_cy_binder("cy_blocked")),
-    Kernel("cy_prange", "Cython", 4, "cy_blocked with rows split across threads by prange",
-           True, *_cy_binder("cy_prange")),
+    *(_c_kernel(row) for row in table.C_RUNGS),
+    *(_cy_kernel(row) for row in table.CYTHON_RUNGS),
     Kernel("numpy", "baseline", None, "numpy.matmul (its BLAS, pinned with threadpoolctl)",
            True, _numpy_bind, _always),
     Kernel("torch_cpu", "baseline", None, "torch.matmul on the CPU", True, _torch_cpu_bind,
-           _torch_missing),
+           _torch_missing, timing="torch"),
     Kernel("cupy", "baseline", None, "cupy.matmul (cuBLAS, FP32)", False, _cupy_bind,
            _cupy_missing, "gpu"),
     Kernel("torch_cuda", "baseline", None, "torch.matmul on CUDA (cuBLAS, TF32 off)", False,
            _torch_cuda_bind, _torch_cuda_missing, "gpu"),
 ]
-
 
 
 def _cuda_rungs():
