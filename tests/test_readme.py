@@ -80,7 +80,7 @@ DOCS = os.path.join(ROOT, "docs")
 JA = os.path.join(DOCS, "ja")
 SHELL = ("python ", "python3 ", "pip ", "matmul-ladder", "mpiexec ", "torchrun ", "CC=",
          "MATMUL_LADDER_", "OMP_", "brew ", "valgrind ", "perf ", "objdump ", "cython ", "git ",
-         "cd ", "export ", "gcc ", "clang ", "nvcc ", "make")
+         "cd ", "cp ", "export ", "gcc ", "clang ", "nvcc ", "make")
 
 
 def ja_pages():
@@ -90,17 +90,24 @@ def ja_pages():
 
 
 def doc_commands(text):
-    """Shell commands: every line of a sh/bash/console block, the lines of an unlabelled block
-    that start like a command, and code spans that do (whitespace folded)."""
+    """Shell commands: every line of a sh/bash/console block, the lines of an unlabelled or
+    indented block that start like a command (less a trailing `  # comment`, which may be
+    translated), and code spans that do (whitespace folded)."""
     found = []
     fence = re.compile(r"^```([\w+-]*)\n(.*?)^```", flags=re.M | re.S)
     for lang, body in fence.findall(text):
         for line in body.splitlines():
-            line = line.strip()
+            line = re.sub(r"\s{2,}#.*$", "", line).strip()
             if line and (lang in ("sh", "bash", "shell", "console")
                          or (lang == "" and line.startswith(SHELL))):
                 found.append(line)
-    for span in re.findall(r"`([^`]+)`", fence.sub("", text)):
+    prose = fence.sub("", text)
+    for line in prose.splitlines():
+        if line.startswith("    ") and line.strip().startswith(SHELL):
+            found.append(re.sub(r"\s{2,}#.*$", "", line).strip())
+    prose = "\n".join(l for l in prose.splitlines() if not l.startswith("    ")
+                      or not l.strip().startswith(SHELL))
+    for span in re.findall(r"`([^`]+)`", prose):
         span = " ".join(span.split())
         if span.startswith(SHELL):
             found.append(span)
@@ -142,6 +149,8 @@ def test_japanese_pages_keep_the_commands_links_and_numbers():
 def test_the_checks_see_what_they_compare():
     page = "Run `python experiments/why.py --quick\n--out x` ([WHY](../r/WHY.md), 1.46x).\n"
     assert doc_commands(page) == ["python experiments/why.py --quick --out x"]
+    block = "Then:\n\n    matmul-ladder try f.c          # or: the module\n"
+    assert doc_commands(block) == ["matmul-ladder try f.c"]
     assert doc_links(page, JA) == {os.path.join("docs", "r", "WHY.md")}
     assert doc_links("[a](why.md)", JA) == doc_links("[a](why.md)", DOCS) == {os.path.join("docs", "why.md")}
     assert numbers(page) >= {"1.46"}
