@@ -30,6 +30,12 @@ from matmul_ladder.bench.roofs import gpu_copy_bandwidth, measure_roofs  # noqa:
 from matmul_ladder.cli.commands import (Parser, UsageError, _memory_bytes, _seconds, parse_sizes,
                                         parse_threads, run_with_progress)
 
+__all__ = ["CHECK_ROWS", "COLUMNS", "DEFAULT", "FLOPS_PER_OUTPUT", "QUICK", "Checker", "ConvConfig",
+           "ConvHarness", "ConvWorkload", "bytes_per_output", "counted_bytes", "exponent", "label",
+           "load_csv", "ok_rows", "plot_all", "report", "roofs_from_rows", "series",
+           "series_keys", "table", "correlate3x3_valid", "gpu_copy_bandwidth", "measure_roofs",
+           "build_parser", "check_args", "main", "run"]
+
 
 # ---- command line -----------------------------------------------------------------------
 def build_parser(prog):

@@ -69,7 +69,6 @@ def gpu_copy_bandwidth(nbytes=GPU_COPY_BYTES, known=0.0):
     src = cupy.ones(nbytes // 4, dtype=cupy.float32)
     dst = cupy.empty_like(src)
     t = timing.time_gpu(lambda: cupy.copyto(dst, src), repeats=20, warmup=3)
-    del src, dst
     return max(2 * nbytes / t.median / 1e9, known or 0.0)
 
 
