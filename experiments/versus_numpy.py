@@ -10,8 +10,9 @@ ratio = t(NumPy) / t(kernel): 1.0 is parity, above 1 the kernel is faster. Every
 checked before timing. "% peak" is against the FMA microbenchmark (fma_peak.c) on the same
 threads, measured just before and just after each race (the higher is shown as "peak", the
 harness's rule, bench/roofs.py): this machine's speed drifts by up to ~15% within minutes, so
-a peak taken once at the start may belong to another phase. (Measured inside the race, between rounds, the 50 ms pause let
-the operands leave the shared caches and slowed the next call.)
+a peak taken once at the start may belong to another phase. (Measured inside the race,
+between rounds, the 50 ms pause let the operands leave the shared caches and slowed the next
+call.)
 "ukernel % peak" (1 thread) is the ceiling beside it: the micro-kernel alone, on one pair of
 packed panels that stay in L1/L2 (fma_peak.c), measured with the peak. What c_simd loses
 below it is L3, the loop nest and packing; what the ceiling loses below 100% is the kernel's
