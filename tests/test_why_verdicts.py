@@ -101,3 +101,17 @@ def test_note_and_plots_from_a_recorded_study(tmp_path):
     text = open(path).read()
     assert "Nothing remains to explain" in text and "unexplained" not in text
     assert (tmp_path / "cliff.png").exists() and (tmp_path / "scaling.png").exists()
+
+
+def test_a_single_slow_size_is_not_the_cliff():
+    """A disturbed run on the shared VM: c_ikj dipped at n = 384 and recovered; the cliff is
+    where its speed falls and stays down."""
+    pts = {"c_ikj": [(128, 11.8), (256, 11.7), (384, 7.7), (512, 11.8), (768, 11.6), (1024, 5.3), (1536, 2.7)],
+           "c_blocked": [(128, 12.3), (256, 9.9), (384, 5.6), (512, 6.5), (768, 5.9), (1024, 6.2), (1536, 6.8)]}
+    c = V.cliff(study(cliff_time=pts))
+    assert (c.n_last_fast, c.n_drop) == (768, 1024)
+
+
+def test_scaling_below_one_says_the_machine_was_busy():
+    text = "\n".join(note.scaling_section("Scaling", 1024, [("c_omp", 1, 1.0), ("c_omp", 2, 2.5)]))
+    assert "busy with other work" in text

@@ -139,8 +139,9 @@ def roofline_section(r):
     rows = []
     for p in pts:
         which, roof = V.bound(p, peak, l2, mem)
+        above = p.gflops > 1.05 * roof
         rows.append([p.kernel, f"{p.ai_l1:.3g}" if p.ai_l1 else "-", f"{p.ai_l2:.3g}" if p.ai_l2 else "-",
-                     f"{p.gflops:.3g}", f"{which} ({roof:.3g})"])
+                     f"{p.gflops:.3g}", f"{which} ({roof:.3g})" + (", above it*" if above else "")])
     bw = f"triad {mem:.1f} GB/s from memory" + (f", {l2:.0f} GB/s on arrays that fit L2" if l2 else "")
     return ["## Roofline", "",
             f"Measured: FMA peak {', '.join(f'{v:.0f} GFLOP/s on {t} thread(s)' for t, v in r['peak'].items())}; "
@@ -149,7 +150,9 @@ def roofline_section(r):
             f"traffic from L3 or memory), both from cachegrind at n = {r['config']['n_counters']}; "
             f"GFLOP/s timed at n = {n}, 1 thread. The lowest ceiling binds each rung.", "",
             _table(["kernel", "FLOP/byte past L1", "FLOP/byte past L2", "GFLOP/s", "lowest ceiling (GFLOP/s)"], rows),
-            ""] + _roofline_reading(pts, peak, l2, mem)
+            ""] + ([f"*Faster than the ceiling measured a moment before: the ceiling's microbenchmark ran "
+                    "while the machine was busy with other work, and reads low.", ""]
+                   if any(row[-1].endswith("*") for row in rows) else []) + _roofline_reading(pts, peak, l2, mem)
 
 
 def _roofline_reading(pts, peak, l2, mem):
@@ -177,7 +180,13 @@ def scaling_section(title, n, rows):
              [[k] + [f"{gflops(matmul_flops(n, n, n), s):.3g}" for t, s in pts] for k, pts in by.items()]), ""]
     eff = [f"{k}: {pts[0][1] / pts[-1][1]:.2g}x on {pts[-1][0]} threads "
            f"({100 * pts[0][1] / pts[-1][1] / pts[-1][0]:.0f}% efficiency)" for k, pts in by.items()]
-    return lines + ["GFLOP/s at n = %d. Speed-up at the most threads: %s." % (n, "; ".join(eff)), ""]
+    lines += ["GFLOP/s at n = %d. Speed-up at the most threads: %s." % (n, "; ".join(eff)), ""]
+    slower = [k for k, pts in by.items() if pts[-1][1] > pts[0][1]]
+    if slower:
+        lines += [f"{', '.join(slower)} ran slower on more threads: the other cores were busy with "
+                  "other work during this run, and its thread counts say nothing about the kernels; "
+                  "run the scaling again on a quiet machine (`--only scaling`).", ""]
+    return lines
 
 
 def write_note(r, out_dir, command):

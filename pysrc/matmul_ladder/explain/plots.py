@@ -8,7 +8,7 @@ STYLE = {  # kernel: (colour, marker, line style); a Cython twin has its C rung'
     "c_ikj": ("#d95f02", "o", "-"), "cy_ikj": ("#d95f02", "s", "--"),
     "c_blocked": ("#7570b3", "o", "-"), "cy_blocked": ("#7570b3", "s", "--"),
     "c_simd": ("#e7298a", "o", "-"), "c_omp": ("#e7298a", "o", "-"), "cy_prange": ("#7570b3", "s", "--"),
-    "numpy": ("#333333", "*", ":"),
+    "numpy": ("#333333", "*", "-."),
 }
 
 

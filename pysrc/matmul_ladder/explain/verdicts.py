@@ -34,7 +34,7 @@ class Cliff:
     """Where the model puts c_ikj's cliff (B fills a cache level) and where the data put it."""
     n_l2: float               # n at which B (n^2 elements) fills L2
     n_l3: float | None        # ... fills L3
-    n_drop: int | None        # first timed n whose speed fell below DROP x the best before it
+    n_drop: int | None        # first timed n from which every speed stays below DROP x the best before it
     n_last_fast: int | None   # the timed size just before n_drop
     agrees: bool              # the drop comes within the sizes next to the L2 model's n
 
@@ -96,8 +96,8 @@ def cliff(r, kernel="c_ikj"):
     n_l2 = n_fills(geometry["L2"][0], dtype)
     n_l3 = n_fills(geometry["L3"][0], dtype) if "L3" in geometry else None
     n_drop = last = None
-    for i, (n, g) in enumerate(pts[1:], 1):
-        if g < DROP * max(x for _, x in pts[:i]):
+    for i, (n, g) in enumerate(pts[1:], 1):   # a drop that lasts: a single slow size is noise
+        if all(x < DROP * max(y for _, y in pts[:i]) for _, x in pts[i:]):
             n_drop, last = n, pts[i - 1][0]
             break
     agrees = n_drop is not None and last <= n_l2 * 1.3 and n_drop >= n_l2 / 1.3
