@@ -8,18 +8,20 @@
     with ml.bind("c_simd") as f:   # the kernel as a plain function, for timing loops
         c = f(a, b)
     ml.tune()         # search blocking sizes around the model's on this machine; cached per CPU
+    ml.try_kernel("my_matmul.c")   # your own C kernel, checked and placed on the ladder
 """
 from matmul_ladder import api as _api
 from matmul_ladder.api import (KernelInfo, KernelUnavailableError, bind, blocking_override, build_info,
                    fma_peak, kernels, matmul, set_simd_isa, set_strassen_cutoff,
                    triad_bandwidth, ukernel_peak)
 from matmul_ladder.api_conv import conv2d
+from matmul_ladder.tryout import try_kernel
 from matmul_ladder.tuning import TunerCacheWarning, tune
 from matmul_ladder.tuning import cache as _tuner_cache
 
 __all__ = ["matmul", "conv2d", "bind", "kernels", "build_info", "set_simd_isa", "KernelInfo",
            "KernelUnavailableError", "fma_peak", "ukernel_peak", "triad_bandwidth",
-           "blocking_override", "set_strassen_cutoff", "tune", "TunerCacheWarning"]
+           "blocking_override", "set_strassen_cutoff", "tune", "TunerCacheWarning", "try_kernel"]
 __version__ = "0.1.0"
 
 if _api._registry._ckernels is not None:

@@ -189,7 +189,7 @@ def build_info():
                               else "set by blocking_override" if simd["overridden"] else "model")
             info["blocking"][dtype] = {"c_blocked": ck.blocked_tiles(size), "c_simd": simd}
             # The Cython rungs' tiles as they read them (through _ckernels: csrc/state.h).
-            for rung in ("cy_blocked", "cy_prange"):
+            for rung in (k.name for k in _registry.KERNELS if k.reads_tiles):
                 module, missing = _registry.CYTHON_MODULES[rung]
                 info["blocking"][dtype][rung] = (module.tiles(size) if module
                                                  else {"unavailable": missing})

@@ -26,7 +26,7 @@ from matmul_ladder.bench import roofs as _roofs
 from matmul_ladder.bench.engine import Case, Engine, ladder_jobs
 from matmul_ladder.bench.machine import memory_bytes
 from matmul_ladder.rungs.threads import cores
-from matmul_ladder.rungs.conv import TAKES_OUT, _padded_rows
+from matmul_ladder.rungs.conv import _padded_rows
 from matmul_ladder.bench.check import BOUND_C, Tally, correlate3x3_valid, elementwise, precision
 
 COLUMNS = ["run", "kernel", "language", "rung", "device", "dtype", "N", "threads", "status",
@@ -131,7 +131,6 @@ class ConvWorkload:
     triad (CPU) or the device copy (GPU)."""
     columns = COLUMNS
     unsupported_rows = True  # a kernel without a dtype gets a "skipped" row for it
-    torch_prefix = "conv_torch"
 
     def __init__(self, config):
         self.cfg = config
@@ -174,7 +173,7 @@ class ConvWorkload:
     def _output(kernel, n, dtype):
         """The output a kernel writes into, allocated once per measurement (rows on 64-byte
         boundaries, as the streaming stores of conv_c_strips need), or None."""
-        if kernel.name not in TAKES_OUT:
+        if not kernel.takes_out:
             return None
         if kernel.device == "gpu":
             import cupy
@@ -220,7 +219,7 @@ class ConvWorkload:
             if roof:
                 row.update(roof_gb_s=f"{roof:.4g}", pct_roof=f"{100 * gb_s / roof:.3g}")
         if status == "ok":
-            row["output"] = "reused" if kernel.name in TAKES_OUT else "allocated"
+            row["output"] = "reused" if kernel.takes_out else "allocated"
             row["normwise_error"] = "" if error is None else f"{error:.3g}"
         return row
 

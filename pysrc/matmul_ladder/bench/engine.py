@@ -255,7 +255,7 @@ class Engine:
         if kernel.device == "gpu":
             return timing.time_cupy(call, first, cfg.min_time, cfg.budget,
                                     host_clock=(mode == "copies"))
-        if kernel.name.startswith(self.workload.torch_prefix):
+        if kernel.timing == "torch":
             return timing.time_torch(call, min(cfg.min_time, cfg.budget), threads)
         return timing.time_host(call, first, cfg.min_time, cfg.budget)
 
@@ -273,7 +273,6 @@ class MatmulWorkload:
     the FMA peak (read again before every case, the highest kept: bench/roofs.py)."""
     columns = COLUMNS
     unsupported_rows = False  # a kernel without a dtype has no rows in it
-    torch_prefix = "torch"
 
     def __init__(self, config):
         self.cfg = config

@@ -279,6 +279,3 @@ CONV_KERNELS = [
             _cupyx_ndimage_bind, _gpu_scipy_missing, "gpu"),
 ] + _cuda_conv_kernels()
 
-# The names of the kernels that write into a given output (their takes_out), for callers
-# that still look a kernel up by name.
-TAKES_OUT = {k.name for k in CONV_KERNELS if k.takes_out}
