@@ -60,3 +60,13 @@ def test_size_panels_tell_c_from_cython_and_tick_real_sizes(rows):
     twins = [line for line in cython.get_lines() if "C twin" in line.get_label()]
     assert {line.get_label().split(" ")[0] for line in twins} == {"c_naive", "c_ikj", "c_blocked"}
     assert all(line.get_alpha() < 1 for line in twins)
+
+
+def test_doubtful_and_estimated_bars_are_marked():
+    entries = {"float64": [{"kernel": "py_naive", "language": "Python", "threads": 1, "gflops": 0.02, "estimated": True},
+                           {"kernel": "c_simd", "language": "C", "threads": 1, "gflops": 50.0, "estimated": False,
+                            "flag": "waited 70%"}]}
+    fig = plots.ladder_figure(entries, 1024)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == [" ~0.02", " 50 ?"]
+    assert any("doubtful" in t.get_text() for t in fig.legends[0].get_texts())

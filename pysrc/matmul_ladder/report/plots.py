@@ -72,8 +72,9 @@ def plot_all(rows, out_dir, size=None, machine=None):
 
 def ladder_figure(entries, size, where=""):
     """The ladder as bars on a linear axis: {dtype: [entry]}, an entry a dict with kernel,
-    language, threads, gflops, estimated. One colour per language, a hatch per thread count;
-    an estimated bar is pale and its value marked '~'. Returns the figure."""
+    language, threads, gflops, estimated (and flag). One colour per language, a hatch per
+    thread count; an estimated bar is pale and its value marked '~', a doubtful one '?'.
+    Returns the figure."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
     dtypes = list(entries)
@@ -92,7 +93,8 @@ def ladder_figure(entries, size, where=""):
             if e["estimated"]:
                 bar.set_alpha(0.45)
             ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2,
-                    f" {'~' if e['estimated'] else ''}{e['gflops']:.3g}", va="center", fontsize=8)
+                    f" {'~' if e['estimated'] else ''}{e['gflops']:.3g}{' ?' if e.get('flag') else ''}",
+                    va="center", fontsize=8)
         ax.set_yticks(range(len(es)), labels, fontsize=8)
         ax.invert_yaxis()
         ax.set_xlim(0, max(values) * 1.15)
@@ -104,6 +106,8 @@ def ladder_figure(entries, size, where=""):
                 for t in threads_seen]
     if any(e["estimated"] for v in entries.values() for e in v):
         handles.append(Patch(color="#999", alpha=0.45, label="~ estimated: t(n0) (n/n0)^3"))
+    if any(e.get("flag") for v in entries.values() for e in v):
+        handles.append(Patch(color="white", label="? doubtful timing (REPORT.md says why)"))
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False,
                bbox_to_anchor=(0.5, -0.02))
     fig.suptitle("The matmul ladder" + (f" on {where}" if where else ""))
