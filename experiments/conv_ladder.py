@@ -4,11 +4,11 @@
     python experiments/conv_ladder.py           # N = 256-16384, the course's sizes and beyond
     python experiments/conv_ladder.py --help    # sizes, dtypes, threads, budget, kernels
 
-A thin script over matmul_ladder.bench.conv (also `matmul-ladder conv`).
+A thin script over matmul_ladder.cli.conv (also `matmul-ladder conv`).
 """
 import sys
 
-from matmul_ladder.bench.conv import main
+from matmul_ladder.cli.conv import main
 
 if __name__ == "__main__":
     sys.exit(main(prog="conv_ladder.py"))

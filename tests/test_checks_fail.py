@@ -17,7 +17,7 @@ import pytest
 from matmul_ladder.rungs import registry as _registry
 from matmul_ladder.bench.check import ConvReference, Reference, round_mantissa
 from matmul_ladder.bench.race import race
-from matmul_ladder.bench.conv import Checker
+from matmul_ladder.cli.conv import Checker
 from matmul_ladder.bench.engine import Config, Harness
 
 SMALL_K, LARGE_K = 24, 8192

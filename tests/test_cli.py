@@ -155,7 +155,7 @@ def test_more_threads_than_cores_is_one_warning(monkeypatch, capsys):
 
 
 def test_conv_warns_too_then_runs(monkeypatch, capsys):
-    from matmul_ladder.bench import conv
+    from matmul_ladder.cli import conv
     monkeypatch.setattr(hints, "cores", lambda: 1)
     monkeypatch.setattr(conv, "main", lambda argv: 0)
     assert cli.main(["conv", "--threads", "3", "--sizes", "8"]) == 0

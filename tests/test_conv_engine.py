@@ -13,7 +13,7 @@ import pytest
 from matmul_ladder.rungs import registry as _registry
 from matmul_ladder.bench import roofs, timing
 from matmul_ladder.bench.check import correlate3x3_valid
-from matmul_ladder.bench.conv import COLUMNS, ConvConfig, ConvHarness
+from matmul_ladder.cli.conv import COLUMNS, ConvConfig, ConvHarness
 from matmul_ladder.bench.engine import CsvLog
 from matmul_ladder.cli import commands as cli
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import matmul_ladder as ml
-from matmul_ladder.bench import conv as conv_ladder
+from matmul_ladder.cli import conv as conv_ladder
 from matmul_ladder.cli.commands import main
 
 

@@ -123,11 +123,6 @@ def _cpu_facts():
     return {"model": model, "features": [f for f in _FEATURES if f in flags]}
 
 
-def _tuner_status():
-    from matmul_ladder.tuning import cache  # it imports this module
-    return cache.status()
-
-
 def build_info():
     """How the kernels were built and what this CPU offers them."""
     cfg = _read_build_config()
@@ -179,7 +174,7 @@ def build_info():
         "blocking": {},
         "strassen": {},
         "extension_error": _registry._C_MISSING,
-        "tuner_cache": _tuner_status(),
+        "tuner_cache": config.tuner_status(),
     }
     if ck:
         isa = ck.active_isa() if ck.active_isa() != "none" else (compiled or ["avx2"])[0]

@@ -41,6 +41,15 @@ def _itemsize(dtype):
 overrides = {}  # itemsize -> (mc, kc, nc, kb, nb) in force
 tuned_from = {}  # itemsize -> the tuner's cache file whose sizes are in force
 strassen_tuned_from = {}  # itemsize -> the tuner's cache file whose Strassen cutoff is in force
+# What the tuner's cache gave at its last apply: its path, what it applied per dtype, what it
+# ignored and why, and the variable that turned it off (tuning.cache writes it).
+tuner_cache = {"path": None, "applied": {}, "ignored": [], "disabled_by": ""}
+
+
+def tuner_status():
+    """A copy of tuner_cache (build_info()["tuner_cache"])."""
+    return {"path": tuner_cache["path"], "applied": dict(tuner_cache["applied"]),
+            "ignored": list(tuner_cache["ignored"]), "disabled_by": tuner_cache["disabled_by"]}
 
 
 def _set_blocking(size, mc=0, kc=0, nc=0, kb=0, nb=0):

@@ -16,112 +16,25 @@ and cli/kernel_list.py; cli/hints.py answers a mistyped name with the closest on
 Every option is checked before anything is measured: a bad one ends the command with a
 one-line message on stderr and exit status 2, never a traceback.
 """
-import argparse
 import json
-import math
 import os
 import shlex
-import signal
 import sys
-import threading
 import time
 
 from matmul_ladder.report import ladder as report
 from matmul_ladder.api import KernelUnavailableError
-from matmul_ladder.rungs.threads import MAX_THREADS, cores
+from matmul_ladder.rungs.threads import cores
 from matmul_ladder.bench.engine import Config, CsvLog, Harness
+from matmul_ladder.bench.machine import memory_bytes as _memory_bytes
+from matmul_ladder.cli.args import (PROG, HelpFormatter, Parser, UsageError,  # noqa: F401
+                                    _int, _positive_int, _seconds, parse_shape, parse_sizes,
+                                    parse_threads)
 from matmul_ladder.cli.hints import unknown_kernels, warn_threads
+from matmul_ladder.cli.progress import Terminated, run_with_progress  # noqa: F401
 
 QUICK = dict(sizes=[128, 256, 512], budget=2.0, min_time=0.1)
 DEFAULT = dict(sizes=[64, 128, 256, 512, 1024, 2048], budget=10.0, min_time=0.5)
-PROG = "matmul-ladder"
-
-
-class UsageError(Exception):
-    """A bad option: reported as one line, exit status 2."""
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError(message)
-
-
-class HelpFormatter(argparse.HelpFormatter):
-    """Wraps the description as usual; keeps the lines of a text that has its own (the epilog)."""
-
-    def _fill_text(self, text, width, indent):
-        if "\n" in text:
-            return "".join(indent + line for line in text.splitlines(keepends=True))
-        return super()._fill_text(text, width, indent)
-
-
-def _int(text, what):
-    try:
-        return int(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{what} {text.strip()!r} is not a whole number") from None
-
-
-def parse_sizes(text):
-    """'64,128,256' or a doubling range '64:1024' -> [64, 128, 256, 512, 1024]."""
-    sizes = []
-    for part in text.split(","):
-        if ":" in part:
-            lo, _, hi = part.partition(":")
-            lo, hi = _int(lo, "size"), _int(hi, "size")
-            if lo < 1 or hi < lo:
-                raise argparse.ArgumentTypeError(f"bad range {part!r}: want LO:HI with 1 <= LO <= HI")
-            n = lo
-            while n <= hi:
-                sizes.append(n)
-                n *= 2
-        else:
-            sizes.append(_int(part, "size"))
-    if any(n < 1 for n in sizes):
-        raise argparse.ArgumentTypeError("sizes must be >= 1")
-    return sorted(set(sizes))
-
-
-def parse_shape(text):
-    """'MxKxN' (a is M x K, b is K x N) -> (M, K, N), the order of the text."""
-    parts = text.lower().split("x")
-    if len(parts) != 3:
-        raise argparse.ArgumentTypeError(f"bad shape {text!r}: want MxKxN, e.g. 1x25600x100")
-    m, k, n = (_int(x, f"in shape {text!r}, dimension") for x in parts)
-    if min(m, k, n) < 1:
-        raise argparse.ArgumentTypeError(f"bad shape {text!r}: dimensions must be >= 1")
-    return (m, k, n)
-
-
-def parse_threads(text):
-    out = set()
-    for part in text.split(","):
-        out.add(cores() if part.strip() == "all" else _int(part, "thread count"))
-    if min(out) < 1 or max(out) > MAX_THREADS:
-        raise argparse.ArgumentTypeError(f"thread counts must be between 1 and {MAX_THREADS}")
-    return sorted(out)
-
-
-def _seconds(what, allow_zero):
-    def parse(text):
-        try:
-            x = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} {text!r} is not a number of seconds") from None
-        if not math.isfinite(x) or x < 0 or (x == 0 and not allow_zero):
-            raise argparse.ArgumentTypeError(f"{what} must be a finite number of seconds "
-                                             f"{'>= 0' if allow_zero else '> 0'}, got {text}")
-        return x
-    return parse
-
-
-def _positive_int(text):
-    n = _int(text, "size")
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"size must be >= 1, got {n}")
-    return n
-
-
 def build_parser():
     from matmul_ladder.cli.subcommands import epilog
     p = Parser(prog=PROG, formatter_class=HelpFormatter, epilog=epilog(PROG), description=(
@@ -155,13 +68,6 @@ def build_parser():
 
 
 MEASURING_OPTIONS = ("quick", "sizes", "shape", "threads", "budget", "min_time", "kernels", "tf32")
-
-
-def _memory_bytes():
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return None
 
 
 def kernel_names(args):
@@ -265,41 +171,6 @@ def __getattr__(name):  # the tune command's parts, where they were before cli/t
         from matmul_ladder.cli import tune
         return getattr(tune, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (`timeout`, a batch system's time limit), handled as Ctrl-C is."""
-
-
-def _terminate(signum, frame):
-    raise Terminated()
-
-
-def run_with_progress(harness, log, progress):
-    """harness.run() behind a progress bar (one tick a row); Ctrl-C or SIGTERM stops it and
-    keeps the rows logged so far. Closes the log. Returns '' if the run finished, else what
-    stopped it ("Ctrl-C" or "SIGTERM")."""
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=harness.total_rows(), unit="row", file=sys.stderr, dynamic_ncols=True)
-        harness.progress = lambda text: (bar.set_description_str(text[:60]), bar.update(1))
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _terminate)
-    try:
-        harness.run()
-        return ""
-    except Terminated:
-        return "SIGTERM"
-    except KeyboardInterrupt:
-        return "Ctrl-C"
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-        if bar:
-            bar.close()
-        log.close()
 
 
 def planned_ladder_size(sizes, asked=None):

@@ -49,8 +49,8 @@ def unknown_command(word, prog):
 
 
 def _conv(argv, prog):
-    from matmul_ladder.bench import conv
-    from matmul_ladder.cli.commands import UsageError
+    from matmul_ladder.cli import conv
+    from matmul_ladder.cli.args import UsageError
     try:  # conv's own checks; where they pass, the hints conv does not give
         args = conv.build_parser(f"{prog} conv").parse_args(argv)
         conv.check_args(args)
@@ -114,7 +114,7 @@ def _dist(argv, prog):
 
 def _list(argv, prog):
     from matmul_ladder.cli import kernel_list
-    from matmul_ladder.cli.commands import Parser
+    from matmul_ladder.cli.args import Parser
     return kernel_list.main(argv, Parser, prog)
 
 

@@ -2,7 +2,7 @@
 import json
 import sys
 
-from matmul_ladder.cli.commands import PROG, Parser, _seconds, parse_threads
+from matmul_ladder.cli.args import PROG, Parser, _seconds, parse_threads
 
 
 def build_tune_parser():

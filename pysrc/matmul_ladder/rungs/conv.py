@@ -16,10 +16,10 @@ import importlib.util
 
 import numpy as np
 
-from matmul_ladder.rungs import pure
+from matmul_ladder.rungs import base, pure
 from matmul_ladder.rungs.layout import empty_aligned, unit_stride_rows
-from matmul_ladder.rungs.registry import (Kernel, _always, _cupy_missing, _import_extension,
-                        _torch_cuda_missing, _torch_missing)
+from matmul_ladder.rungs.base import (Kernel, _always, _cupy_missing, _import_extension,
+                                      _torch_cuda_missing, _torch_missing)
 
 _cconv, _CONV_MISSING = _import_extension("_cconv")
 
@@ -72,15 +72,13 @@ def _c_available():
 
 
 def _c_simd_available():
-    from matmul_ladder.rungs import registry as _registry
     if _CONV_MISSING:
         return _CONV_MISSING
-    return _registry._simd_available().replace("micro-kernels", "vector kernels")
+    return base._simd_available().replace("micro-kernels", "vector kernels")
 
 
 def _c_omp_available():
-    from matmul_ladder.rungs import registry as _registry
-    return _c_simd_available() or _registry._omp_available()
+    return _c_simd_available() or base._omp_available()
 
 
 # ---- Cython rungs ------------------------------------------------------------------------
@@ -105,11 +103,10 @@ def _cy_conv_binder(rung, openmp=False):
         yield run
 
     def availability():
-        from matmul_ladder.rungs import registry as _registry
         if missing:
             return missing
-        if openmp and _registry._ckernels is not None \
-                and not _registry._ckernels.has_openmp():
+        if openmp and base._ckernels is not None \
+                and not base._ckernels.has_openmp():
             return "built without OpenMP: prange would run on one thread"
         return ""
     return bind, availability

@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from matmul_ladder import tryout
+from matmul_ladder.tryout import kernel as tryout
 from matmul_ladder.tryout.errors import TryoutError, UsageProblem
 
 EXIT_CODES = "exit status: 0 passed and raced, 1 wrong answer, 2 bad usage, 3 compile error, " \

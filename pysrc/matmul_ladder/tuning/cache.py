@@ -55,7 +55,6 @@ class TunerCacheWarning(UserWarning):
 FORGET_HINT = "`matmul-ladder tune --forget` deletes it"
 _MAX_SIDE = 1 << 16         # no block side past this: 65536 rows of a panel is already absurd
 _CACHE_MULTIPLE = 16        # a block may exceed the cache it is sized for by this much at most
-_last = {"path": None, "applied": {}, "ignored": []}   # what apply() found: build_info's report
 
 
 def _is_int(x):
@@ -177,7 +176,9 @@ def apply(tuned=None):
         if ignored:
             warnings.warn(f"tuned sizes ignored, the model's used instead: {' | '.join(ignored)}"
                           f" ({FORGET_HINT})", TunerCacheWarning, stacklevel=2)
-        _last.update(path=cache_path(), applied={}, ignored=ignored)
+        config.tuner_cache.update(
+            path=cache_path(), applied={}, ignored=ignored,
+            disabled_by=ENV_IGNORE if os.environ.get(ENV_IGNORE, "").strip() not in ("", "0") else "")
     for dtype, sizes in tuned.items():
         if dtype not in ("float32", "float64"):
             continue
@@ -189,7 +190,7 @@ def apply(tuned=None):
         config.apply_tuned(size, (sizes["MC"], sizes["KC"], sizes["NC"]) if gemm else None,
                            (sizes["c_blocked"]["KB"], sizes["c_blocked"]["NB"]) if tiles else None,
                            strassen["cutoff"] if cut else None, cache_path())
-        _last["applied"][dtype] = [what for what, used in (("c_simd", gemm), ("c_blocked", tiles),
+        config.tuner_cache["applied"][dtype] = [what for what, used in (("c_simd", gemm), ("c_blocked", tiles),
                                                            ("strassen", strassen.get("source") == "tuned"))
                                    if used]
     return tuned
@@ -197,11 +198,8 @@ def apply(tuned=None):
 
 def status():
     """The cache as the last apply() found it: its path, what it applied per dtype, and what
-    it ignored and why (build_info()["tuner_cache"])."""
-    return {"path": _last["path"] or cache_path(), "applied": dict(_last["applied"]),
-            "ignored": list(_last["ignored"]),
-            "disabled_by": ENV_IGNORE if os.environ.get(ENV_IGNORE, "").strip() not in ("", "0")
-            else ""}
+    it ignored and why (build_info()["tuner_cache"], kept in config)."""
+    return config.tuner_status()
 
 
 @contextlib.contextmanager
@@ -268,5 +266,5 @@ def forget():
                 _write(everything)
                 forgot = True
     config.forget_tuned()
-    _last.update(applied={}, ignored=[])
+    config.tuner_cache.update(applied={}, ignored=[])
     return forgot

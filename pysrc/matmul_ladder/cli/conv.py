@@ -27,8 +27,9 @@ from matmul_ladder.bench.conv_report import (  # noqa: F401
 from matmul_ladder.bench.check import correlate3x3_valid  # noqa: F401
 from matmul_ladder.report.ladder import read_status, write_status
 from matmul_ladder.bench.roofs import gpu_copy_bandwidth, measure_roofs  # noqa: F401
-from matmul_ladder.cli.commands import (Parser, UsageError, _memory_bytes, _seconds, parse_sizes,
-                                        parse_threads, run_with_progress)
+from matmul_ladder.bench.machine import memory_bytes as _memory_bytes
+from matmul_ladder.cli.args import Parser, UsageError, _seconds, parse_sizes, parse_threads
+from matmul_ladder.cli.progress import run_with_progress
 
 __all__ = ["CHECK_ROWS", "COLUMNS", "DEFAULT", "FLOPS_PER_OUTPUT", "QUICK", "Checker", "ConvConfig",
            "ConvHarness", "ConvWorkload", "bytes_per_output", "counted_bytes", "exponent", "label",
