@@ -10,27 +10,13 @@ cross-correlation with w turned by 180 degrees.
 from matmul_ladder.rungs import registry as _registry
 from matmul_ladder.api import KernelUnavailableError
 from matmul_ladder.rungs.threads import resolve_threads
-from matmul_ladder.rungs.layout import SUPPORTED_DTYPES
+from matmul_ladder.rungs.layout import check_pair
 
 MODES = ("valid", "same")
 
 
 def _check_conv_operands(x, w, kernel, xp):
-    import numpy as np
-    for name, a in (("x", x), ("w", w)):
-        if not isinstance(a, xp.ndarray):
-            kind = f"{type(a).__module__}.{type(a).__qualname__}"
-            where = "the GPU (cupy.asarray)" if xp is not np else "the host (numpy)"
-            raise TypeError(f"kernel {kernel!r} takes {xp.__name__}.ndarray operands; {name} is "
-                            f"a {kind}: move it to {where}")
-        if a.ndim != 2:
-            raise ValueError(f"{name} must be 2-D, got {a.ndim}-D array of shape {a.shape}")
-    if x.dtype != w.dtype:
-        raise TypeError(f"mixed dtypes: x is {x.dtype}, w is {w.dtype}; both must be float32 "
-                        f"or both float64 (matmul_ladder never casts)")
-    if np.dtype(x.dtype) not in SUPPORTED_DTYPES:
-        raise TypeError(f"unsupported dtype {x.dtype}; supported: float32, float64 "
-                        f"(native byte order)")
+    check_pair(x, w, ("x", "w"), kernel, xp)
     if w.shape != (3, 3):
         raise ValueError(f"w must be 3 x 3, got shape {w.shape}")
     if x.shape[0] < 1 or x.shape[1] < 1:

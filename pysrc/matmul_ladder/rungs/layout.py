@@ -6,11 +6,11 @@ import numpy as np
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def check_operands(a, b, kernel, xp=np):
-    """Raise TypeError/ValueError naming the problem unless a, b are 2-D arrays of the array
-    module xp (numpy for CPU kernels, cupy for GPU ones), of one supported dtype, with
-    a.shape[1] == b.shape[0]. Never casts."""
-    for name, x in (("a", a), ("b", b)):
+def check_pair(first, second, names, kernel, xp=np):
+    """Raise TypeError/ValueError naming the problem unless both operands are 2-D arrays of
+    the array module xp (numpy for CPU kernels, cupy for GPU ones) of one supported dtype.
+    names: what the caller calls them ("a", "b" or "x", "w"). Never casts."""
+    for name, x in zip(names, (first, second)):
         if not isinstance(x, xp.ndarray):
             kind = f"{type(x).__module__}.{type(x).__qualname__}"
             if kind.startswith("cupy"):
@@ -23,12 +23,18 @@ def check_operands(a, b, kernel, xp=np):
                             f"is a {kind}{hint}")
         if x.ndim != 2:
             raise ValueError(f"{name} must be 2-D, got {x.ndim}-D array of shape {x.shape}")
-    if a.dtype != b.dtype:
-        raise TypeError(f"mixed dtypes: a is {a.dtype}, b is {b.dtype}; both must be float32 "
-                        f"or both float64 (matmul_ladder never casts)")
-    if a.dtype not in SUPPORTED_DTYPES:
-        raise TypeError(f"unsupported dtype {a.dtype}; supported: float32, float64 "
+    if first.dtype != second.dtype:
+        raise TypeError(f"mixed dtypes: {names[0]} is {first.dtype}, {names[1]} is "
+                        f"{second.dtype}; both must be float32 or both float64 (matmul_ladder "
+                        f"never casts)")
+    if np.dtype(first.dtype) not in SUPPORTED_DTYPES:
+        raise TypeError(f"unsupported dtype {first.dtype}; supported: float32, float64 "
                         f"(native byte order)")
+
+
+def check_operands(a, b, kernel, xp=np):
+    """check_pair for a matmul, and a.shape[1] == b.shape[0]."""
+    check_pair(a, b, ("a", "b"), kernel, xp)
     if a.shape[1] != b.shape[0]:
         raise ValueError(f"shape mismatch: a is {a.shape} and b is {b.shape}; a.shape[1] "
                          f"({a.shape[1]}) must equal b.shape[0] ({b.shape[0]})")
