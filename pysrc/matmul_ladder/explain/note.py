@@ -150,8 +150,9 @@ def roofline_section(r):
             f"traffic from L3 or memory), both from cachegrind at n = {r['config']['n_counters']}; "
             f"GFLOP/s timed at n = {n}, 1 thread. The lowest ceiling binds each rung.", "",
             _table(["kernel", "FLOP/byte past L1", "FLOP/byte past L2", "GFLOP/s", "lowest ceiling (GFLOP/s)"], rows),
-            ""] + ([f"*Faster than the ceiling measured a moment before: the ceiling's microbenchmark ran "
-                    "while the machine was busy with other work, and reads low.", ""]
+            ""] + (["*Faster than the ceiling measured a moment before: that ceiling reads low (its "
+                    "microbenchmark runs for 0.3 s; on a shared machine a busy moment, or a lower clock, "
+                    "lands on it), so the rung's bound here is the measured speed, not the line.", ""]
                    if any(row[-1].endswith("*") for row in rows) else []) + _roofline_reading(pts, peak, l2, mem)
 
 
@@ -183,9 +184,10 @@ def scaling_section(title, n, rows):
     lines += ["GFLOP/s at n = %d. Speed-up at the most threads: %s." % (n, "; ".join(eff)), ""]
     slower = [k for k, pts in by.items() if pts[-1][1] > pts[0][1]]
     if slower:
-        lines += [f"{', '.join(slower)} ran slower on more threads: the other cores were busy with "
-                  "other work during this run, and its thread counts say nothing about the kernels; "
-                  "run the scaling again on a quiet machine (`--only scaling`).", ""]
+        lines += [f"{', '.join(slower)} ran slower on more threads: most likely another process had "
+                  "the other core during this run (no kernel here slows down with a second core of its "
+                  "own), so these counts say little about the kernels; run the scaling again on a quiet "
+                  "machine (`--only scaling`).", ""]
     return lines
 
 
