@@ -77,6 +77,20 @@ def roofs_from_rows(rows):
             else:
                 roofs["triad"][r["threads"]] = float(r["roof_gb_s"])
     return roofs
+def _style(kernel, threads, colours):
+    """One colour per kernel (20 to go round), the language by line and marker: C solid with
+    circles, Cython dashed with squares, Python and the baselines dotted with triangles; more
+    than one thread hollow."""
+    import matplotlib
+    if kernel not in colours:
+        colours[kernel] = matplotlib.colormaps["tab20"](len(colours) % 20)
+    language = ("C" if kernel.startswith("conv_c_") else "Cython" if kernel.startswith("conv_cy_")
+                else "other")
+    line, marker = {"C": ("-", "o"), "Cython": ("--", "s"), "other": (":", "^")}[language]
+    return dict(color=colours[kernel], ls=line, marker=marker,
+                mfc="none" if threads > 1 else colours[kernel])
+
+
 def plot_all(rows, out_dir, roofs):
     import matplotlib
     matplotlib.use("Agg")
@@ -87,7 +101,8 @@ def plot_all(rows, out_dir, roofs):
         return files
     for name, ylabel, pick in (("conv_time_vs_n.png", "seconds per call", 1),
                                ("conv_gbs_vs_n.png", "GB/s (2 S bytes per output)", 2)):
-        fig, axes = plt.subplots(1, len(dtypes), figsize=(7.5 * len(dtypes), 5.5), squeeze=False)
+        fig, axes = plt.subplots(1, len(dtypes), figsize=(9.5 * len(dtypes), 5.5), squeeze=False)
+        colours = {}
         for ax, dtype in zip(axes[0], dtypes):
             for kernel, threads in series_keys(rows):
                 pts = series(rows, kernel, dtype, threads)
@@ -97,8 +112,8 @@ def plot_all(rows, out_dir, roofs):
                 if pick == 1:
                     fit = exponent(pts)
                     text += f", N^{fit:.2f}" if fit is not None else ""
-                ax.plot([p[0] for p in pts], [p[pick] for p in pts],
-                        "o-" if threads <= 1 else "s--", label=text)
+                ax.plot([p[0] for p in pts], [p[pick] for p in pts], label=text,
+                        **_style(kernel, threads, colours))
             if pick == 2:
                 for t, gbs in sorted((roofs.get("triad") or {}).items()):
                     ax.axhline(gbs, color="k", ls=":" if t == 1 else "-.", lw=1,
@@ -106,13 +121,18 @@ def plot_all(rows, out_dir, roofs):
                 if roofs.get("copy_gpu"):
                     ax.axhline(roofs["copy_gpu"], color="g", ls=":", lw=1,
                                label=f"GPU copy: {roofs['copy_gpu']:.4g} GB/s")
-            ax.set(xscale="log", yscale="log", xlabel="N (image N x N)", ylabel=ylabel,
+            ax.set(yscale="log", xlabel="N (image N x N)", ylabel=ylabel,
                    title=f"3x3 convolution, {dtype}")
-            ax.grid(True, which="both", alpha=0.3)
-            ax.legend(fontsize=6, ncol=2)
+            ax.set_xscale("log", base=2)   # the sizes themselves as ticks, not 3x10^2
+            sizes = sorted({int(r["N"]) for r in rows if r.get("dtype") == dtype})
+            if sizes:
+                ax.set_xticks(sizes, [str(n) for n in sizes])
+            ax.minorticks_off()
+            ax.grid(True, which="major", alpha=0.3)
+            ax.legend(fontsize=6, ncol=1, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         fig.tight_layout()
         path = os.path.join(out_dir, name)
-        fig.savefig(path, dpi=110)
+        fig.savefig(path, dpi=110, bbox_inches="tight")
         plt.close(fig)
         files.append(name)
     return files

@@ -227,7 +227,7 @@ def build(csv_path, out_dir=None, machine=None, size=None, command=None, status=
     if status is None:
         status = read_status(csv_path)
     size = size or default_ladder_size(rows)
-    plots = plotting.plot_all(rows, out_dir, size)
+    plots = plotting.plot_all(rows, out_dir, size, machine=machine)
     text = report_markdown(rows, machine or {}, size, plots, command, status)
     with open(os.path.join(out_dir, "REPORT.md"), "w") as f:
         f.write(text)
