@@ -208,7 +208,7 @@ def test_kernel_table_says_why_a_kernel_is_missing(monkeypatch):
              KernelInfo("b_k", "CUDA", 2, "second", True, False, "no GPU (planted)"),
              KernelInfo("c_k", "baseline", None, "third", False, False, "no GPU (planted)"),
              KernelInfo("d_k", "C", 1, "conv", False, True, "", operation="conv2d")]
-    monkeypatch.setattr(ml, "kernels", lambda operation=None: [
+    monkeypatch.setattr(ml.api, "kernels", lambda operation=None: [
         k for k in infos if operation in (None, k.operation)])
     rows = [line.split() for line in kernel_list.kernel_table().splitlines()]
     assert rows[2] == ["a_k", "C", "1", "no", "yes", "first"]

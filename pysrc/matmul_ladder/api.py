@@ -203,3 +203,28 @@ def build_info():
     return info
 
 
+TABLE_HEADER = ["name", "language", "rung", "parallel", "available", "description"]
+TABLE_OPERATIONS = ("matmul", "conv2d", "all")
+
+
+def kernel_table(operation="matmul", available_only=False):
+    """kernels(operation) as a text table for people, in ladder order ('all': both
+    operations, with an operation column): the same table as `matmul-ladder list`.
+    "available" is "yes", or "no [i]" with reason i below the table (one note a distinct
+    reason, so that twenty GPU kernels share one line)."""
+    from matmul_ladder.report.tables import text_table
+    if operation not in TABLE_OPERATIONS:
+        raise ValueError(f"operation must be one of {', '.join(TABLE_OPERATIONS)}, "
+                         f"got {operation!r}")
+    rows, reasons = [], {}
+    for k in kernels(None if operation == "all" else operation):
+        if available_only and not k.available:
+            continue
+        note = "yes" if k.available else f"no [{reasons.setdefault(k.reason, len(reasons) + 1)}]"
+        row = [k.name, k.language, "-" if k.rung is None else k.rung,
+               "yes" if k.parallel else "no", note, k.description]
+        rows.append(row[:1] + [k.operation] + row[1:] if operation == "all" else row)
+    header = (TABLE_HEADER[:1] + ["operation"] + TABLE_HEADER[1:] if operation == "all"
+              else TABLE_HEADER)
+    notes = [f"[{i}] {reason}" for reason, i in reasons.items()]
+    return "\n".join([text_table(header, rows)] + ([""] + notes if notes else []))

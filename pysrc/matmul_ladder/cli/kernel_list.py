@@ -2,30 +2,9 @@
 import os
 import sys
 
-from matmul_ladder.report.tables import text_table
+from matmul_ladder.api import TABLE_HEADER, TABLE_OPERATIONS, kernel_table  # noqa: F401
 
-HEADER = ["name", "language", "rung", "parallel", "available", "description"]
-OPERATIONS = ("matmul", "conv2d", "all")
-
-
-def kernel_table(operation="matmul", available_only=False):
-    """ml.kernels(operation) as a text table, in ladder order ('all': both operations, with
-    an operation column). "available" is "yes", or "no [i]" with reason i below the table
-    (one note a distinct reason, so that twenty GPU kernels share one line)."""
-    import matmul_ladder as ml
-    if operation not in OPERATIONS:
-        raise ValueError(f"operation must be one of {', '.join(OPERATIONS)}, got {operation!r}")
-    rows, reasons = [], {}
-    for k in ml.kernels(None if operation == "all" else operation):
-        if available_only and not k.available:
-            continue
-        note = "yes" if k.available else f"no [{reasons.setdefault(k.reason, len(reasons) + 1)}]"
-        row = [k.name, k.language, "-" if k.rung is None else k.rung,
-               "yes" if k.parallel else "no", note, k.description]
-        rows.append(row[:1] + [k.operation] + row[1:] if operation == "all" else row)
-    header = HEADER[:1] + ["operation"] + HEADER[1:] if operation == "all" else HEADER
-    notes = [f"[{i}] {reason}" for reason, i in reasons.items()]
-    return "\n".join([text_table(header, rows)] + ([""] + notes if notes else []))
+HEADER, OPERATIONS = TABLE_HEADER, TABLE_OPERATIONS
 
 
 def build_parser(parser_class, prog):
