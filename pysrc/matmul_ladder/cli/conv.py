@@ -57,6 +57,8 @@ def build_parser(prog):
     p.add_argument("--from-csv", metavar="CSV", help="rebuild plots and REPORT.md from a conv.csv "
                    "(into --out, default the CSV's folder); no measuring")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--print-report", action="store_true",
+                   help="print REPORT.md at the end (default: the folder written)")
     return p
 
 
@@ -161,7 +163,8 @@ def run(cfg, args, command):
     if not harness.rows:
         return 130 if interrupted else 1
     path, plots = report(load_csv(csv_path), out_dir, roofs, command, read_status(status))
-    with open(path) as f:
-        print(f.read())
+    if getattr(args, "print_report", False):
+        with open(path) as f:
+            print(f.read())
     print(f"wrote {csv_path}, {out_dir}/machine.json, {status}, {', '.join(plots)} and {path}")
     return 130 if interrupted else 0

@@ -152,6 +152,8 @@ def main(argv=None):
     p.add_argument("--other-scaling", metavar="WHY_CSV",
                    help="add the scaling curve of another run (e.g. a 16-core host's why.csv)")
     p.add_argument("--other-label", default="the other host", help="its name in WHY.md")
+    p.add_argument("--print-report", action="store_true",
+                   help="print WHY.md at the end (default: the folder written)")
     args = p.parse_args(argv)
     cfg = WhyConfig.quick() if args.quick else WhyConfig.full()
     cfg.dtype = args.dtype
@@ -168,5 +170,8 @@ def main(argv=None):
         r["other_plot"] = os.path.relpath(plot, args.out)
     write_csv(r, os.path.join(args.out, "why.csv"))
     note = write_note(r, args.out, command)
-    print(open(note).read())
+    if args.print_report:
+        with open(note) as f:
+            print(f.read())
+    print(f"wrote {os.path.join(args.out, 'why.csv')}, the plots and {note}")
     return 0
