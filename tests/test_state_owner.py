@@ -20,7 +20,7 @@ import pytest
 import matmul_ladder as ml
 from conftest import assert_matmul_close, random_matrix
 from matmul_ladder.rungs import registry as _registry
-from matmul_ladder.tuning import search as tuner
+from matmul_ladder.tuning import cache as tuner
 
 ck = _registry._ckernels
 pytestmark = pytest.mark.skipif(ck is None, reason="_ckernels is not built")

@@ -9,7 +9,8 @@ import pytest
 
 import matmul_ladder as ml
 from matmul_ladder.cli import commands as cli
-from matmul_ladder.tuning import search as tuner
+from matmul_ladder import tuning as tuner
+from matmul_ladder.tuning.search import _crossover
 
 pytestmark = pytest.mark.skipif(
     not next(k.available for k in ml.kernels() if k.name == "c_simd"),
@@ -51,7 +52,7 @@ def test_tiny_tune_writes_reuses_and_can_be_ignored(cache):
     st = r["strassen"]
     assert st["source"] == ("tuned" if st["cutoff"] != st["default"] else "default")
     assert st["speedup_over_c_omp"] or not ml.build_info()["openmp"], "no Strassen size raced"
-    assert st["cutoff"] == tuner._crossover({int(n): x for n, x in st["speedup_over_c_omp"].items()},
+    assert st["cutoff"] == _crossover({int(n): x for n, x in st["speedup_over_c_omp"].items()},
                                             st["default"])
     assert set(st["speedup_over_c_omp"]) <= {str(n) for n in tuner.STRASSEN_SIZES}
     with open(tuner.cache_path()) as f:
@@ -82,11 +83,11 @@ def test_tune_leaves_the_sizes_in_force_when_not_saving(cache):
 
 def test_crossover_rule():
     default = 2048
-    assert tuner._crossover({512: 0.7, 1024: 1.05, 2048: 1.1}, default) == 1024
-    assert tuner._crossover({512: 1.05, 1024: 0.99, 2048: 1.1}, default) == 2048  # every larger one
-    assert tuner._crossover({512: 0.7, 1024: 0.9}, default) == 2048      # unknown past 1024
-    assert tuner._crossover({512: 0.7, 1024: 0.9, 2048: 0.95, 4096: 1.0}, default) == 8192
-    assert tuner._crossover({}, default) == default                           # nothing raced
+    assert _crossover({512: 0.7, 1024: 1.05, 2048: 1.1}, default) == 1024
+    assert _crossover({512: 1.05, 1024: 0.99, 2048: 1.1}, default) == 2048  # every larger one
+    assert _crossover({512: 0.7, 1024: 0.9}, default) == 2048      # unknown past 1024
+    assert _crossover({512: 0.7, 1024: 0.9, 2048: 0.95, 4096: 1.0}, default) == 8192
+    assert _crossover({}, default) == default                           # nothing raced
 
 
 def test_tune_command_line(cache, capsys):

@@ -11,7 +11,7 @@ import threading
 import pytest
 
 import matmul_ladder as ml
-from matmul_ladder.tuning import search as tuner
+from matmul_ladder.tuning import cache as tuner
 
 pytestmark = pytest.mark.skipif(
     not next(k.available for k in ml.kernels() if k.name == "c_simd"),
@@ -60,7 +60,7 @@ def model():
 
 def good(dtype, **changes):
     """A tuned entry for one dtype, as `tune` writes it, with `changes` merged in."""
-    simd, tiles = model()[dtype]["c_simd"], model()[dtype]["c_blocked"]
+    simd = model()[dtype]["c_simd"]
     entry = {"MC": simd["MC"], "KC": 64, "NC": simd["NC"], "source": "tuned",
              "c_blocked": {"KB": 24, "NB": 64, "source": "tuned"},
              "strassen": {"cutoff": 777, "source": "tuned"}}
@@ -189,7 +189,7 @@ def test_concurrent_saves_never_leave_a_damaged_file(tmp_path, monkeypatch):
     """Writers in threads and in processes at once; a reader in a loop never sees half a
     file, and the file ends as one whole JSON mapping."""
     monkeypatch.setenv(tuner.ENV_DIR, str(tmp_path))
-    code = ("import sys, matmul_ladder.tuning.search as t\n"
+    code = ("import sys, matmul_ladder.tuning.cache as t\n"
             "for i in range(40): t._save({'float64': {'n': i, 'pad': 'x' * 20000}})\n")
     env = {**os.environ, tuner.ENV_DIR: str(tmp_path)}
     procs = [subprocess.Popen([sys.executable, "-c", code], env=env) for _ in range(3)]

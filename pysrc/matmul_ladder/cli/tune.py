@@ -23,7 +23,7 @@ def build_tune_parser():
 
 
 def tune_main(argv):
-    from matmul_ladder.tuning import search as tuner
+    from matmul_ladder import tuning as tuner
     args = build_tune_parser().parse_args(argv)
     if args.show:
         print(json.dumps({"cache": tuner.cache_path(), "cpu": tuner.cpu_key(),

@@ -28,9 +28,7 @@ from matmul_ladder import api as _api
 from matmul_ladder import config
 from matmul_ladder.bench.race import race
 from matmul_ladder.rungs.threads import cores
-from matmul_ladder.tuning.cache import (ENV_DIR, ENV_IGNORE, TunerCacheWarning,  # noqa: F401
-                                        _save, apply, cache_path, cpu_key, forget, load,
-                                        problems, status)
+from matmul_ladder.tuning.cache import _save, apply
 
 MARGIN = 1.03          # a candidate must be this much faster than the model to be kept
 STRASSEN_SIZES = (512, 1024, 2048, 4096, 8192)
