@@ -126,7 +126,7 @@ def forget_tuned():
             set_strassen_cutoff(0, "float32" if size == 4 else "float64")
 
 
-def def _apply_bf16_unit_from_environment():
+def _apply_bf16_unit_from_environment():
     wanted = os.environ.get("MATMUL_LADDER_BF16_UNIT", "").strip().lower()
     if not wanted or _registry._ckernels is None or not hasattr(_registry._ckernels, "bf16_unit"):
         return
@@ -137,8 +137,7 @@ def def _apply_bf16_unit_from_environment():
                       stacklevel=3)
 
 
-_apply_isa_from_environment()
-_apply_bf16_unit_from_environment():
+def _apply_isa_from_environment():
     wanted = os.environ.get("MATMUL_LADDER_ISA", "").strip().lower()
     if not wanted or _registry._ckernels is None:
         return
