@@ -61,7 +61,9 @@ PER_TYPE = {"float32": [], "float64": [("LADDER_DOUBLE", None)]}
 # with the table that lends it to the other extensions: csrc/state.h), micro-kernels, probes.
 SHARED_SOURCES = ["csrc/cpu.c", "csrc/blocking.c", "csrc/state_owner.c", "csrc/scratch.c",
                   "csrc/ukernel_avx2.c", "csrc/ukernel_avx512.c", "csrc/ukernel_neon.c",
-                  "csrc/fma_peak.c", "csrc/stream.c"]
+                  "csrc/fma_peak.c", "csrc/stream.c",
+                  # rung 7's matrix units: detection and AMX permission, micro-kernels, peak
+                  "csrc/bf16_units.c", "csrc/ukernel_bf16.c", "csrc/bf16_peak.c"]
 # What the extensions that read the run-time state link instead of cpu.c and blocking.c.
 STATE_CLIENT = ["csrc/state_client.c"]
 STATE_DEPENDS = ["csrc/ladder.h", "csrc/state.h", "csrc/state_client.c"]

@@ -187,3 +187,25 @@ int ladder_strassen_levels(size_t elem, size_t M, size_t N, size_t K)
     const size_t cutoff = ladder_strassen_cutoff(elem);
     return smallest >= 2 * cutoff ? 2 : smallest >= cutoff ? 1 : 0;
 }
+
+/* c_bf16 (rung 7): bf16 operands, 2 bytes each, in the tile of the unit. A simpler model
+ * than the one above, as the unit's C tile costs little beside its k loop: a KC x 32
+ * micro-panel of B in half of L1 (KC a multiple of the 32 k values of an AMX tile row), the
+ * MC x KC block of A in half of L2, and a KC x NC panel of B in half of L3 (at most NC_MAX). */
+ladder_blocking ladder_bf16_blocking(int unit)
+{
+    ladder_blocking b = {0};
+    const int amx = unit == LADDER_BF16_AMX || unit == LADDER_BF16_EMULATE_AMX;
+    b.mr = amx ? UK_BF16_MR_AMX : UK_BF16_MR_AVX512;
+    b.nr = UK_BF16_NR;
+    const ladder_cache l1 = ladder_cache_info(1), l2 = ladder_cache_info(2),
+                       l3 = ladder_cache_info(3);
+    size_t kc = l1.bytes / 2 / (b.nr * 2);
+    kc = round_down(kc > 1024 ? 1024 : kc, UK_BF16_KB, 64);
+    b.kc = kc;
+    size_t mc = l2.bytes / 2 / (kc * 2);
+    b.mc = round_down(mc > 4096 ? 4096 : mc, b.mr, b.mr);
+    size_t nc = l3.bytes / 2 / (kc * 2);
+    b.nc = round_down(nc > NC_MAX ? NC_MAX : nc, b.nr, b.nr);
+    return b;
+}

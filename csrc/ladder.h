@@ -200,4 +200,49 @@ size_t ladder_strassen_cutoff(size_t elem);
 void ladder_set_strassen_cutoff(size_t elem, size_t n);
 #define LADDER_STRASSEN_CUTOFF 2048 /* measured on the 2-vCPU Zen 4: docs/strassen.md */
 
+/* ---- the CPU's matrix units: rung 7, c_bf16 (bf16_units.c, ukernel_bf16.c, 7_bf16.c) ------ */
+/* The unit that c_bf16's micro-kernel runs on. The two "emulate" units are portable scalar
+ * micro-kernels with the real units' arithmetic (bf16 pairs, products exact in float32, each
+ * of the two adds rounded to nearest) on the same packed layout and tile: they let the
+ * packing, edges, layouts and threads be tested on a CPU with neither unit. For tests only:
+ * never chosen by themselves. */
+enum ladder_bf16_unit { LADDER_BF16_NONE = 0, LADDER_BF16_AVX512 = 1, LADDER_BF16_AMX = 2,
+                        LADDER_BF16_EMULATE_AVX512 = 3, LADDER_BF16_EMULATE_AMX = 4 };
+/* The best real unit here: AMX (CPUID, XCR0 and the kernel's permission), else AVX512-BF16,
+ * else NONE. The permission is asked once per process (arch_prctl ARCH_REQ_XCOMP_PERM). */
+int ladder_bf16_best_unit(void);
+/* 1 if `unit` can run here (the emulated ones always can); why not in ladder_bf16_reason. */
+int ladder_bf16_usable(int unit);
+/* Why `unit` cannot run here ("" if it can), static text. */
+const char *ladder_bf16_reason(int unit);
+int ladder_bf16_active_unit(void);
+/* Returns 0, or -1 (and changes nothing) if `unit` cannot run here. */
+int ladder_bf16_set_unit(int unit);
+/* AMX tile state is per thread: every thread that runs the AMX micro-kernel first loads the
+ * tile configuration (begin) and releases the tiles at the end. No-ops for other units. */
+void ladder_bf16_thread_begin(int unit);
+void ladder_bf16_thread_end(int unit);
+/* The micro-kernels: C[0:MR, 0:32] (=|+=) Ap @ Bp over kb blocks of 32 k values.
+ * Ap (one micro-panel, MR rows): kb blocks, each MR rows of 32 bf16 (64 bytes a row: an AMX
+ *   A tile of 16 rows is 16 such rows, 64 bytes apart).
+ * Bp (one micro-panel, 32 columns): 16 * kb rows of k pairs, each 32 columns x 2 bf16 (the
+ *   pair of rows 2p, 2p+1 interleaved: the VNNI layout of an AMX B tile); 128 bytes a row. */
+#define UKERNEL_BF16_ARGS size_t kb, const unsigned short *Ap, const unsigned short *Bp, \
+                          float *C, size_t ldc, int accumulate
+void ukernel_bf16_avx512_12x32(UKERNEL_BF16_ARGS);
+void ukernel_bf16_amx_32x32(UKERNEL_BF16_ARGS);
+void ukernel_bf16_emulate_12x32(UKERNEL_BF16_ARGS);
+void ukernel_bf16_emulate_32x32(UKERNEL_BF16_ARGS);
+#define UK_BF16_KB 32     /* k values per block: an AMX tile row of bf16 */
+#define UK_BF16_NR 32
+#define UK_BF16_MR_AVX512 12
+#define UK_BF16_MR_AMX 32
+/* Block sizes of c_bf16 for one unit (blocking.c): mr, nr, kc (a multiple of 32), mc, nc. */
+ladder_blocking ladder_bf16_blocking(int unit);
+/* Measured peak of the unit in GFLOP/s on `threads` threads: TDPBF16PS on 4 accumulator
+ * tiles (AMX) or VDPBF16PS on 12 accumulator registers, no memory traffic (bf16_peak.c).
+ * 0.0 if the unit cannot run here. */
+double ladder_bf16_peak(int unit, int threads, double seconds);
+
 #endif
+

@@ -40,6 +40,14 @@ cdef extern from "ladder.h" nogil:
     ladder_tiles ladder_blocked_model(size_t, const ladder_cache *, const ladder_cache *)
     void ladder_set_blocked_tiles(size_t, size_t, size_t)
 
+    int ladder_bf16_best_unit()
+    int ladder_bf16_usable(int)
+    const char *ladder_bf16_reason(int)
+    int ladder_bf16_active_unit()
+    int ladder_bf16_set_unit(int)
+    ladder_blocking ladder_bf16_blocking(int)
+    double ladder_bf16_peak(int, int, double)
+
 from cpython.pycapsule cimport PyCapsule_New
 
 from _strides cimport row_stride
@@ -91,6 +99,10 @@ def run(str rung, const real[:, :] a, const real[:, :] b, real[:, :] c, int thre
         raise RuntimeError(f"{rung}: no usable SIMD micro-kernel (active ISA: {active_isa()})")
     if status == -2:
         raise MemoryError(f"{rung}: could not allocate the packing buffers")
+    if status == -3:
+        raise TypeError(f"{rung} takes float32 only (it rounds its inputs to bfloat16)")
+    if status == -4:
+        raise RuntimeError(f"{rung}: no usable BF16 matrix unit: {bf16_unit_reason()}")
 
 
 def best_isa():
@@ -239,3 +251,63 @@ def triad_bandwidth(size_t elements=1 << 25, int threads=1, int repeats=5):
     if gbs < 0:
         raise MemoryError(f"triad: could not allocate 3 x {elements} doubles")
     return gbs
+
+
+# ---- rung 7 (c_bf16): the CPU's matrix units (csrc/bf16_units.c) ------------------------
+# "emulate_*": portable scalar micro-kernels with the units' arithmetic, tile and packed
+# layout, for tests on CPUs that have neither unit. Never chosen by themselves.
+BF16_UNITS = ("none", "avx512_bf16", "amx", "emulate_avx512_bf16", "emulate_amx")
+
+
+def bf16_best_unit():
+    """The best real BF16 unit here: 'amx', 'avx512_bf16' or 'none' (AMX only if the kernel
+    granted its permission, asked once per process)."""
+    return BF16_UNITS[ladder_bf16_best_unit()]
+
+
+def bf16_unit():
+    """The unit c_bf16 uses now."""
+    return BF16_UNITS[ladder_bf16_active_unit()]
+
+
+def bf16_unit_reason(name=None):
+    """Why `name` (default: the active unit; 'none': the best real one) cannot run here, or
+    ''."""
+    if name is None:
+        name = bf16_unit()
+    if name not in BF16_UNITS:
+        raise ValueError(f"unknown BF16 unit {name!r}; choose from {', '.join(BF16_UNITS)}")
+    if name == "none":
+        return "; ".join(ladder_bf16_reason(u).decode() for u in (2, 1))
+    return ladder_bf16_reason(BF16_UNITS.index(name)).decode()
+
+
+def set_bf16_unit(str name):
+    """Make c_bf16 use `name` (one of BF16_UNITS); returns the previous one."""
+    if name not in BF16_UNITS:
+        raise ValueError(f"unknown BF16 unit {name!r}; choose from {', '.join(BF16_UNITS)}")
+    previous = bf16_unit()
+    if ladder_bf16_set_unit(BF16_UNITS.index(name)) != 0:
+        raise ValueError(f"this machine cannot run the {name} unit: {bf16_unit_reason(name)}")
+    return previous
+
+
+def bf16_blocking(name=None):
+    """c_bf16's block sizes for a unit (default: the active one)."""
+    return blocking_dict(ladder_bf16_blocking(BF16_UNITS.index(name or bf16_unit())))
+
+
+def bf16_peak(int threads=1, double seconds=0.2, name=None):
+    """Measured peak of a real BF16 unit in GFLOP/s (default: the best one here): TDPBF16PS on
+    four accumulator tiles, or VDPBF16PS on 12 registers (csrc/bf16_peak.c). 0.0 where the
+    unit cannot run."""
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    name = name or bf16_best_unit()
+    if name not in BF16_UNITS:
+        raise ValueError(f"unknown BF16 unit {name!r}; choose from {', '.join(BF16_UNITS)}")
+    cdef int unit = BF16_UNITS.index(name)
+    cdef double gflops
+    with nogil:
+        gflops = ladder_bf16_peak(unit, threads, seconds)
+    return gflops

@@ -12,9 +12,9 @@
     ml.try_kernel("my_matmul.c")   # your own C kernel, checked and placed on the ladder
 """
 from matmul_ladder import api as _api
-from matmul_ladder.api import (KernelInfo, KernelUnavailableError, bind, blocking_override, build_info,
-                   fma_peak, kernel_table, kernels, matmul, set_simd_isa, set_strassen_cutoff,
-                   triad_bandwidth, ukernel_peak)
+from matmul_ladder.api import (KernelInfo, KernelUnavailableError, bf16_peak, bf16_unit, bind,
+                   blocking_override, build_info, fma_peak, kernel_table, kernels, matmul,
+                   set_bf16_unit, set_simd_isa, set_strassen_cutoff, triad_bandwidth, ukernel_peak)
 from matmul_ladder.api_conv import conv2d
 from matmul_ladder.tryout import try_kernel
 from matmul_ladder.tuning import TunerCacheWarning, tune
@@ -22,6 +22,7 @@ from matmul_ladder.tuning import cache as _tuner_cache
 
 __all__ = ["matmul", "conv2d", "bind", "kernels", "build_info", "set_simd_isa", "KernelInfo",
            "KernelUnavailableError", "fma_peak", "ukernel_peak", "triad_bandwidth",
+           "bf16_peak", "bf16_unit", "set_bf16_unit",
            "blocking_override", "set_strassen_cutoff", "tune", "TunerCacheWarning", "try_kernel", "kernel_table"]
 __version__ = "0.1.0"
 

@@ -10,7 +10,8 @@ from importlib import resources
 
 from matmul_ladder import config
 from matmul_ladder.config import (KernelUnavailableError, _itemsize, _require_ckernels,  # noqa: F401
-                                  blocking_override, set_simd_isa, set_strassen_cutoff)
+                                  blocking_override, set_bf16_unit, set_simd_isa,
+                                  set_strassen_cutoff)
 from matmul_ladder.rungs import registry as _registry
 from matmul_ladder.rungs.layout import check_operands
 from matmul_ladder.rungs.registry import KernelInfo  # noqa: F401  (re-exported)
@@ -81,6 +82,20 @@ def ukernel_peak(dtype="float32", seconds=0.2):
     """GFLOP/s of the active micro-kernel alone on panels that stay in L1/L2, one thread: the
     ceiling of c_simd's share of fma_peak."""
     return _require_ckernels().ukernel_peak(_itemsize(dtype), seconds)
+
+
+def bf16_peak(threads=1, seconds=0.2, unit=None):
+    """GFLOP/s of the BF16 matrix unit's peak probe (csrc/bf16_peak.c): TDPBF16PS on four
+    accumulator tiles (unit 'amx') or VDPBF16PS on 12 registers ('avx512_bf16'); default the
+    best unit here. 0.0 where the unit cannot run. c_bf16's "% of peak" is against it."""
+    return _require_ckernels().bf16_peak(threads, seconds, unit)
+
+
+def bf16_unit():
+    """(the unit c_bf16 uses now, why it cannot run or "")."""
+    ck = _require_ckernels()
+    unit = ck.bf16_unit()
+    return unit, ck.bf16_unit_reason("none" if unit == "none" else unit)
 
 
 def triad_bandwidth(elements=1 << 25, threads=1, repeats=5):

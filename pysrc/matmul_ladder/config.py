@@ -30,6 +30,19 @@ def set_simd_isa(isa):
     return ck.set_isa(isa)
 
 
+def set_bf16_unit(unit):
+    """Choose c_bf16's matrix unit: 'amx', 'avx512_bf16', 'none' or 'auto' (the best here);
+    'emulate_amx' and 'emulate_avx512_bf16' are portable scalar micro-kernels with the same
+    arithmetic, tile and packing, for tests on CPUs with neither unit (slow: never for
+    timing). Returns the previous choice. Process-wide; the environment variable
+    MATMUL_LADDER_BF16_UNIT sets it at import. Raises ValueError for a unit this machine
+    cannot run, with the reason (for AMX: the CPU, the OS, or the kernel's permission)."""
+    ck = _require_ckernels()
+    if unit == "auto":
+        unit = ck.bf16_best_unit()
+    return ck.set_bf16_unit(unit)
+
+
 def _itemsize(dtype):
     import numpy as np
     dtype = np.dtype(dtype)
@@ -113,6 +126,17 @@ def forget_tuned():
             set_strassen_cutoff(0, "float32" if size == 4 else "float64")
 
 
+def _apply_bf16_unit_from_environment():
+    wanted = os.environ.get("MATMUL_LADDER_BF16_UNIT", "").strip().lower()
+    if not wanted or _registry._ckernels is None or not hasattr(_registry._ckernels, "bf16_unit"):
+        return
+    try:
+        set_bf16_unit(wanted)
+    except ValueError as exc:
+        warnings.warn(f"MATMUL_LADDER_BF16_UNIT={wanted!r} ignored: {exc}", RuntimeWarning,
+                      stacklevel=3)
+
+
 def _apply_isa_from_environment():
     wanted = os.environ.get("MATMUL_LADDER_ISA", "").strip().lower()
     if not wanted or _registry._ckernels is None:
@@ -123,4 +147,16 @@ def _apply_isa_from_environment():
         warnings.warn(f"MATMUL_LADDER_ISA={wanted!r} ignored: {exc}", RuntimeWarning, stacklevel=3)
 
 
+def _apply_bf16_unit_from_environment():
+    wanted = os.environ.get("MATMUL_LADDER_BF16_UNIT", "").strip().lower()
+    if not wanted or _registry._ckernels is None or not hasattr(_registry._ckernels, "bf16_unit"):
+        return
+    try:
+        set_bf16_unit(wanted)
+    except ValueError as exc:
+        warnings.warn(f"MATMUL_LADDER_BF16_UNIT={wanted!r} ignored: {exc}", RuntimeWarning,
+                      stacklevel=3)
+
+
 _apply_isa_from_environment()
+_apply_bf16_unit_from_environment()

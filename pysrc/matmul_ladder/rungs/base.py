@@ -89,6 +89,20 @@ def _omp_available():
     return ""
 
 
+def _bf16_available():
+    """"" if c_bf16 can run: a BF16 matrix unit (AMX or AVX512-BF16) is in use."""
+    if _C_MISSING:
+        return _C_MISSING
+    if not hasattr(_ckernels, "bf16_unit"):
+        return "_ckernels was built before c_bf16; rebuild with `pip install -e .`"
+    if _ckernels.bf16_unit() == "none":
+        return "no BF16 matrix unit here: " + _ckernels.bf16_unit_reason("none")
+    if not _ckernels.has_openmp():
+        return ("built without OpenMP (no compiler support found); it would run on one "
+                "thread. Install a compiler with OpenMP (gcc, or clang + libomp) and reinstall")
+    return ""
+
+
 @functools.lru_cache(maxsize=None)
 def _torch_missing():
     if importlib.util.find_spec("torch") is None:

@@ -11,7 +11,7 @@ import numpy as np
 
 from matmul_ladder.rungs import pure, table
 from matmul_ladder.rungs.base import (_C_MISSING, Kernel, KernelInfo, _always,  # noqa: F401
-                                      _c_available, _ckernels, _cupy_missing, _import_extension,
+                                      _bf16_available, _c_available, _ckernels, _cupy_missing, _import_extension,
                                       _omp_available, _simd_available, _torch_cuda_missing,
                                       _torch_missing)
 from matmul_ladder.rungs.layout import empty_aligned, unit_stride_rows
@@ -30,7 +30,8 @@ def _c_binder(rung):
     return bind
 
 
-_C_NEEDS = {"": _c_available, "simd": _simd_available, "openmp": _omp_available}
+_C_NEEDS = {"": _c_available, "simd": _simd_available, "openmp": _omp_available,
+            "bf16": _bf16_available}
 
 
 def _c_kernel(row):
@@ -43,7 +44,7 @@ def _c_kernel(row):
                     f"with `pip install -e .`")
         return needs()
     return Kernel(row.name, "C", row.rung, row.description, row.parallel, _c_binder(row.name),
-                  availability)
+                  availability, dtypes=row.dtypes, precision=row.precision)
 
 
 # ---- Cython rungs ----------------------------------------------------------------------

@@ -19,9 +19,15 @@ C rows:
                "threads"  int  ... C, ldc, int threads)
                "strassen" int  ... C, ldc, int threads, int levels), called with levels -1
   needs        "": runs anywhere it builds; "simd": a usable micro-kernel ISA;
-               "openmp": that, and a build with OpenMP
+               "openmp": that, and a build with OpenMP; "bf16": a usable BF16 matrix unit
+               (AMX or AVX512-BF16: csrc/bf16_units.c)
   parallel     takes threads > 1
   description  one line, as ml.kernels() shows it
+  dtypes       (optional) the dtypes it takes; default both. A float32-only rung is still
+               compiled twice: its float64 function returns -3, which the binding raises as
+               TypeError (and ml.matmul refuses float64 before calling it)
+  precision    (optional) "" computes in the dtype; "bf16": rounds the inputs to bfloat16
+               (bench/check.py judges it by that precision)
 
 Cython rows: name, rung, file (under pyx/), parallel, description, and
   openmp       the module's matmul takes a thread count (prange) and needs OpenMP
@@ -30,7 +36,8 @@ Cython rows: name, rung, file (under pyx/), parallel, description, and
 """
 from collections import namedtuple
 
-CRung = namedtuple("CRung", "name rung file flags call needs parallel description")
+CRung = namedtuple("CRung", "name rung file flags call needs parallel description dtypes precision",
+                   defaults=(("float32", "float64"), ""))
 CyRung = namedtuple("CyRung", "name rung file parallel openmp tiles description")
 
 C_RUNGS = (
@@ -46,6 +53,9 @@ C_RUNGS = (
           "c_simd on all threads with OpenMP"),
     CRung("c_strassen", 6, "6_strassen.c", "packed", "strassen", "openmp", True,
           "Strassen-Winograd (7 block products for 8) over c_omp, 1-2 levels by a size cutoff"),
+    CRung("c_bf16", 7, "7_bf16.c", "packed", "threads", "bf16", True,
+          "the CPU's matrix unit: float32 rounded to bf16 in packing, AMX or AVX512-BF16 "
+          "micro-kernel, float32 sums, c_omp's threads", ("float32",), "bf16"),
 )
 
 CYTHON_RUNGS = (
