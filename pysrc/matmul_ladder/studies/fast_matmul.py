@@ -60,12 +60,29 @@ def run(device, sizes, contenders, out, threads=1, budget=120.0, min_time=0.5, d
         w = csv.DictWriter(f, fieldnames=list(t[0]))
         w.writeheader()
         w.writerows(t)
-    plot(rows, baselines, contenders, os.path.join(out, f"fast_matmul_{device}.png"), device)
+    plot(rows, baselines, contenders, os.path.join(out, f"fast_matmul_{device}.png"),
+         machine_label(device, threads))
     print(f"wrote {out}/")
     return rows
 
 
-def plot(rows, baselines, contenders, path, device):
+def machine_label(device, threads):
+    """What the plot's title names: the GPU, or the CPU model and the thread count."""
+    if device != "cpu":
+        import cupy
+        return cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    import platform
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{model}, {threads} thread{'s' * (threads > 1)}"
+
+
+def plot(rows, baselines, contenders, path, machine):
+    device = "cpu" if baselines[0] == "c_omp" else "gpu"
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -81,7 +98,7 @@ def plot(rows, baselines, contenders, path, device):
             ax.axhline(ceiling(c), color=line.get_color(), ls=":", lw=1)
     ax.axhline(1.0, color="k", lw=1)
     ax.set(xscale="log", xlabel="n", ylabel=f"speed-up over {baselines[-1]}",
-           title=f"fast schemes against {baselines[-1]} ({device}); dotted: each ceiling")
+           title=f"fast schemes against {baselines[-1]}; dotted: each ceiling\n{machine}")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
     fig.tight_layout()
