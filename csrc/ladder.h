@@ -54,7 +54,11 @@
                         T *, size_t, int threads, int levels);                         \
     /* the few-rows path of rungs 4 and 5 (few_rows.c): M <= LADDER_FEW_ROWS */        \
     void mm_few_rows_##S(size_t, size_t, size_t, const T *, size_t, const T *, size_t, \
-                         T *, size_t, int threads);
+                         T *, size_t, int threads);                                    \
+    /* fused block sums of the fast-matmul rung (lincomb.c) */                         \
+    void mm_lincomb_##S(size_t rows, size_t cols, int terms, const T *const *src,      \
+                        const size_t *ld, const T *coef, T *dst, size_t ldd,           \
+                        int accumulate, int threads);
 LADDER_DECLARE(float, s)
 LADDER_DECLARE(double, d)
 #define LADDER_FEW_ROWS 8

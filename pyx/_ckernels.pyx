@@ -49,8 +49,15 @@ cdef extern from "ladder.h" nogil:
     double ladder_bf16_peak(int, int, double)
 
 from cpython.pycapsule cimport PyCapsule_New
+from libc.stdlib cimport free, malloc
 
 from _strides cimport row_stride
+
+cdef extern from "ladder.h" nogil:
+    void mm_lincomb_s(size_t, size_t, int, const float *const *, const size_t *, const float *,
+                      float *, size_t, int, int)
+    void mm_lincomb_d(size_t, size_t, int, const double *const *, const size_t *,
+                      const double *, double *, size_t, int, int)
 
 cdef extern from "state.h":
     ctypedef struct ladder_state_api:
@@ -311,3 +318,44 @@ def bf16_peak(int threads=1, double seconds=0.2, name=None):
     with nogil:
         gflops = ladder_bf16_peak(unit, threads, seconds)
     return gflops
+
+
+def lincomb(real[:, :] dst, list sources, coefficients, bint accumulate=False, int threads=1):
+    """dst = (dst if accumulate else 0) + sum of coefficients[t] * sources[t], in one pass
+    (csrc/lincomb.c): the fused block sums of the fast-matmul rung. Every source has dst's
+    shape and dtype and unit-stride rows."""
+    cdef Py_ssize_t rows = dst.shape[0], cols = dst.shape[1], t
+    cdef int terms = len(sources)
+    if len(coefficients) != terms:
+        raise ValueError(f"{terms} sources but {len(coefficients)} coefficients")
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    cdef size_t ldd = row_stride(dst, "dst")
+    cdef real[:, :] view
+    views = []
+    for t in range(terms):
+        view = sources[t]  # a read-only source is refused here, never written
+        if view.shape[0] != rows or view.shape[1] != cols:
+            raise ValueError(f"source {t} is {view.shape[0]} x {view.shape[1]}, dst {rows} x {cols}")
+        views.append(view)
+    if rows == 0 or cols == 0:
+        return
+    cdef const real **src = <const real **>malloc(max(terms, 1) * sizeof(real *))
+    cdef size_t *ld = <size_t *>malloc(max(terms, 1) * sizeof(size_t))
+    cdef real *coef = <real *>malloc(max(terms, 1) * sizeof(real))
+    if not src or not ld or not coef:
+        free(src); free(ld); free(coef)
+        raise MemoryError("lincomb: no memory for the term table")
+    try:
+        for t in range(terms):
+            view = views[t]
+            src[t] = &view[0, 0]
+            ld[t] = row_stride(view, f"source {t}")
+            coef[t] = coefficients[t]
+        with nogil:
+            if real is float:
+                mm_lincomb_s(rows, cols, terms, src, ld, coef, &dst[0, 0], ldd, accumulate, threads)
+            else:
+                mm_lincomb_d(rows, cols, terms, src, ld, coef, &dst[0, 0], ldd, accumulate, threads)
+    finally:
+        free(src); free(ld); free(coef)

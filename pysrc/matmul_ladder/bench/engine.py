@@ -305,7 +305,8 @@ class MatmulWorkload:
 
     @staticmethod
     def check(case, answer, kernel):
-        return case.ref.violations(answer, kernel.precision), _normwise_error(case.ref, answer)
+        return (case.ref.violations(answer, kernel.precision, kernel.error_growth),
+                _normwise_error(case.ref, answer))
 
     @staticmethod
     def prepare(kernel, mode, f, case):

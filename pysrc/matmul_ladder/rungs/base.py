@@ -41,6 +41,7 @@ class Kernel:
     aligned_rows: bool = False  # conv2d: wants each output row on a 64-byte boundary
     timing: str = "host"  # on the CPU: "host" (the harness's clock) or "torch" (time_torch)
     reads_tiles: bool = False  # reads c_blocked's tiles through _ckernels (csrc/state.h)
+    error_growth: float = 1.0  # a fast scheme's error bound over the classical one (check.py)
 
     def info(self):
         reason = self.availability()

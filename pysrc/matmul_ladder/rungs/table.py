@@ -70,8 +70,8 @@ CYTHON_RUNGS = (
 )
 
 # Compiled with each rung's flags, beside the rungs, but no rung of their own: the few-rows
-# path of rungs 4 and 5.
-C_PACKED_HELPERS = ("few_rows.c",)
+# path of rungs 4 and 5, and the fused block sums of the fast-matmul rung (rungs/fast.py).
+C_PACKED_HELPERS = ("few_rows.c", "lincomb.c")
 
 
 def stem(name):

@@ -1,0 +1,106 @@
+"""Beyond Strassen: every fast scheme (rungs/fast.py) against the classical block kernel and the
+library, on the CPU (c_omp, NumPy) or the GPU (cuBLAS through CuPy, FP32 with TF32 off), timed
+and checked by the one engine (bench/engine.py), each under its own error bound; then the
+speed-up against n per scheme with the theoretical ceilings drawn (plot)."""
+import csv
+import os
+
+from matmul_ladder import schemes as _schemes
+from matmul_ladder.bench.engine import Config, CsvLog, Harness
+from matmul_ladder.rungs import fast, registry
+
+# (levels, ceiling) per contender: the ceiling is classical products over the scheme's.
+CPU_CONTENDERS = ["winograd", "strassen", "winograd,winograd", "alphatensor_333_23",
+                  "alphatensor_444_49", "alphatensor_444_49_gpu", "dps_444_48",
+                  "alphatensor_345_47", "alphatensor_445_63", "winograd,dps_444_48"]
+GPU_CONTENDERS = ["winograd", "winograd,winograd", "alphatensor_444_49_gpu",
+                  "alphatensor_444_49", "dps_444_48", "alphatensor_333_23"]
+
+
+def ceiling(names):
+    """The speed-up the products alone allow: prod over levels of (m k n / R)."""
+    out = 1.0
+    for s in fast.parse_levels(names):
+        sc = _schemes.load(s)
+        out *= sc.classical / sc.rank
+    return out
+
+
+def table(contenders, n):
+    """One row a contender: products, additions (as written), block passes, extra memory
+    (elements, for n x n, over n^2), growth factor, ceiling."""
+    rows = []
+    for names in contenders:
+        levels = fast.parse_levels(names)
+        rows.append({"scheme": "+".join(levels),
+                     "products": "x".join(str(_schemes.load(s).rank) for s in levels),
+                     "additions": "+".join(str(_schemes.load(s).additions()) for s in levels),
+                     "passes": "+".join(str(sum(fast.level(s).passes())) for s in levels),
+                     "extra_memory_n2": round(fast.extra_elements(levels, n, n, n) / n ** 2, 3),
+                     "growth": round(fast.error_growth(levels), 1),
+                     "ceiling": round(ceiling(names), 3)})
+    return rows
+
+
+def run(device, sizes, contenders, out, threads=1, budget=120.0, min_time=0.5, dtype="float32"):
+    os.makedirs(out, exist_ok=True)
+    kernels = [fast.kernel(c, "cpu" if device == "cpu" else "gpu") for c in contenders]
+    baselines = ["c_omp", "numpy"] if device == "cpu" else ["cupy"]
+    kernels = [registry.get(b, "matmul") for b in baselines] + kernels
+    cfg = Config(sizes=sizes, dtypes=(dtype,), threads=(threads,), budget=budget,
+                 min_time=min_time)
+    log = CsvLog(os.path.join(out, f"fast_matmul_{device}.csv"))
+    try:
+        rows = Harness(cfg, kernels=kernels, log=log,
+                       progress=lambda s: print(s, flush=True)).run()
+    finally:
+        log.close()
+    with open(os.path.join(out, "schemes.csv"), "w", newline="") as f:
+        t = table(contenders, max(sizes))
+        w = csv.DictWriter(f, fieldnames=list(t[0]))
+        w.writeheader()
+        w.writerows(t)
+    plot(rows, baselines, contenders, os.path.join(out, f"fast_matmul_{device}.png"),
+         machine_label(device, threads))
+    print(f"wrote {out}/")
+    return rows
+
+
+def machine_label(device, threads):
+    """What the plot's title names: the GPU, or the CPU model and the thread count."""
+    if device != "cpu":
+        import cupy
+        return cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    import platform
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{model}, {threads} thread{'s' * (threads > 1)}"
+
+
+def plot(rows, baselines, contenders, path, machine):
+    device = "cpu" if baselines[0] == "c_omp" else "gpu"
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    ok = [r for r in rows if r["status"] == "ok"]
+    base = {int(r["M"]): float(r["median_s"]) for r in ok if r["kernel"] == baselines[-1]}
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for c in contenders:
+        name = fast.kernel(c, "cpu" if device == "cpu" else "gpu").name
+        pts = sorted((int(r["M"]), base[int(r["M"])] / float(r["median_s"])) for r in ok
+                     if r["kernel"] == name and int(r["M"]) in base)
+        if pts:
+            line, = ax.plot(*zip(*pts), "o-", label=f"{'+'.join(fast.parse_levels(c))}")
+            ax.axhline(ceiling(c), color=line.get_color(), ls=":", lw=1)
+    ax.axhline(1.0, color="k", lw=1)
+    ax.set(xscale="log", xlabel="n", ylabel=f"speed-up over {baselines[-1]}",
+           title=f"fast schemes against {baselines[-1]}; dotted: each ceiling\n{machine}")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
