@@ -266,6 +266,13 @@ def triad_bandwidth(size_t elements=1 << 25, int threads=1, int repeats=5):
 BF16_UNITS = ("none", "avx512_bf16", "amx", "emulate_avx512_bf16", "emulate_amx")
 
 
+def _bf16_unit_index(name):
+    """The C library's number of a BF16 unit; ValueError naming the choices for any other name."""
+    if name not in BF16_UNITS:
+        raise ValueError(f"unknown BF16 unit {name!r}; choose from {', '.join(BF16_UNITS)}")
+    return BF16_UNITS.index(name)
+
+
 def bf16_best_unit():
     """The best real BF16 unit here: 'amx', 'avx512_bf16' or 'none' (AMX only if the kernel
     granted its permission, asked once per process)."""
@@ -282,26 +289,24 @@ def bf16_unit_reason(name=None):
     ''."""
     if name is None:
         name = bf16_unit()
-    if name not in BF16_UNITS:
-        raise ValueError(f"unknown BF16 unit {name!r}; choose from {', '.join(BF16_UNITS)}")
+    cdef int unit = _bf16_unit_index(name)
     if name == "none":
         return "; ".join(ladder_bf16_reason(u).decode() for u in (2, 1))
-    return ladder_bf16_reason(BF16_UNITS.index(name)).decode()
+    return ladder_bf16_reason(unit).decode()
 
 
 def set_bf16_unit(str name):
     """Make c_bf16 use `name` (one of BF16_UNITS); returns the previous one."""
-    if name not in BF16_UNITS:
-        raise ValueError(f"unknown BF16 unit {name!r}; choose from {', '.join(BF16_UNITS)}")
+    cdef int unit = _bf16_unit_index(name)
     previous = bf16_unit()
-    if ladder_bf16_set_unit(BF16_UNITS.index(name)) != 0:
+    if ladder_bf16_set_unit(unit) != 0:
         raise ValueError(f"this machine cannot run the {name} unit: {bf16_unit_reason(name)}")
     return previous
 
 
 def bf16_blocking(name=None):
     """c_bf16's block sizes for a unit (default: the active one)."""
-    return blocking_dict(ladder_bf16_blocking(BF16_UNITS.index(name or bf16_unit())))
+    return blocking_dict(ladder_bf16_blocking(_bf16_unit_index(name or bf16_unit())))
 
 
 def bf16_peak(int threads=1, double seconds=0.2, name=None):
@@ -311,9 +316,7 @@ def bf16_peak(int threads=1, double seconds=0.2, name=None):
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
     name = name or bf16_best_unit()
-    if name not in BF16_UNITS:
-        raise ValueError(f"unknown BF16 unit {name!r}; choose from {', '.join(BF16_UNITS)}")
-    cdef int unit = BF16_UNITS.index(name)
+    cdef int unit = _bf16_unit_index(name)
     cdef double gflops
     with nogil:
         gflops = ladder_bf16_peak(unit, threads, seconds)

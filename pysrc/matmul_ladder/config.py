@@ -126,37 +126,18 @@ def forget_tuned():
             set_strassen_cutoff(0, "float32" if size == 4 else "float64")
 
 
-def _apply_bf16_unit_from_environment():
-    wanted = os.environ.get("MATMUL_LADDER_BF16_UNIT", "").strip().lower()
-    if not wanted or _registry._ckernels is None or not hasattr(_registry._ckernels, "bf16_unit"):
+def _apply_from_environment(variable, setter, binding):
+    """At import: the choice an environment variable names, through its setter; a choice this
+    machine cannot make is a warning, not an import error. `binding` is the _ckernels function
+    the setter needs (absent from a build without the extension or without that rung)."""
+    wanted = os.environ.get(variable, "").strip().lower()
+    if not wanted or not hasattr(_registry._ckernels, binding):
         return
     try:
-        set_bf16_unit(wanted)
+        setter(wanted)
     except ValueError as exc:
-        warnings.warn(f"MATMUL_LADDER_BF16_UNIT={wanted!r} ignored: {exc}", RuntimeWarning,
-                      stacklevel=3)
+        warnings.warn(f"{variable}={wanted!r} ignored: {exc}", RuntimeWarning, stacklevel=3)
 
 
-def _apply_isa_from_environment():
-    wanted = os.environ.get("MATMUL_LADDER_ISA", "").strip().lower()
-    if not wanted or _registry._ckernels is None:
-        return
-    try:
-        set_simd_isa(wanted)
-    except ValueError as exc:
-        warnings.warn(f"MATMUL_LADDER_ISA={wanted!r} ignored: {exc}", RuntimeWarning, stacklevel=3)
-
-
-def _apply_bf16_unit_from_environment():
-    wanted = os.environ.get("MATMUL_LADDER_BF16_UNIT", "").strip().lower()
-    if not wanted or _registry._ckernels is None or not hasattr(_registry._ckernels, "bf16_unit"):
-        return
-    try:
-        set_bf16_unit(wanted)
-    except ValueError as exc:
-        warnings.warn(f"MATMUL_LADDER_BF16_UNIT={wanted!r} ignored: {exc}", RuntimeWarning,
-                      stacklevel=3)
-
-
-_apply_isa_from_environment()
-_apply_bf16_unit_from_environment()
+_apply_from_environment("MATMUL_LADDER_ISA", set_simd_isa, "set_isa")
+_apply_from_environment("MATMUL_LADDER_BF16_UNIT", set_bf16_unit, "set_bf16_unit")
