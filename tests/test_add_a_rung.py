@@ -28,10 +28,10 @@ def walk_through():
 
 def test_the_walk_through_is_what_this_test_runs():
     shell, row = walk_through()
-    assert shell[0] == "cp csrc/2_ikj.c csrc/7_ikj2.c"
+    assert shell[0] == "cp csrc/2_ikj.c csrc/8_ikj2.c"
     assert shell[1].startswith("sed -i ")
     assert "python3 setup.py build_ext --inplace" in shell
-    assert row.lstrip().startswith('CRung("c_ikj2", 7, "7_ikj2.c"')
+    assert row.lstrip().startswith('CRung("c_ikj2", 8, "8_ikj2.c"')
 
 
 def copy_checkout(dest):
@@ -71,7 +71,7 @@ def test_add_a_rung_as_the_doc_says(tmp_path):
     listed = sh(f"{sys.executable} -c \"import matmul_ladder as ml; "
                 f"print([(k.language, k.rung, k.available) for k in ml.kernels() "
                 f"if k.name == 'c_ikj2'])\"")
-    assert listed.strip() == "[('C', 7, True)]", listed
+    assert listed.strip() == "[('C', 8, True)]", listed
     # Step 3: the tests, which pick the new rung up by themselves.
     out = sh(f'{sys.executable} -m pytest -q -p no:cacheprovider tests/test_layout.py '
              f'tests/test_correctness.py -k "c_ikj2 or layout"')

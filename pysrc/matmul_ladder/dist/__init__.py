@@ -1,4 +1,4 @@
-"""Rung 7, past one machine: SUMMA (van de Geijn and Watts, 1997) over MPI or torch.distributed.
+"""Past one machine: SUMMA (van de Geijn and Watts, 1997) over MPI or torch.distributed.
 
     mpiexec -n 4 python -m matmul_ladder.dist --n 4096 --grid 2x2 --kernel c_omp --threads 1
 
