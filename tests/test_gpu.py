@@ -135,3 +135,50 @@ def test_every_call_gives_the_same_bits(kernel):
     first = ml.matmul(a, b, kernel=kernel)
     for _ in range(20):
         assert cupy.array_equal(ml.matmul(a, b, kernel=kernel), first), kernel
+
+
+def compute_sanitizer():
+    """NVIDIA's compute-sanitizer: on PATH, or in the CUDA toolkit CuPy found."""
+    import shutil
+    found = shutil.which("compute-sanitizer")
+    if found:
+        return found
+    try:
+        import cupy
+        import os
+        path = os.path.join(cupy.cuda.get_cuda_path() or "", "bin", "compute-sanitizer")
+        return path if os.path.exists(path) else None
+    except Exception:
+        return None
+
+
+RACE_PROGRAM = """
+import sys, cupy, numpy as np, matmul_ladder as ml
+rng = np.random.default_rng(3)
+a = cupy.asarray(rng.standard_normal((130, 200)).astype(np.float32))
+b = cupy.asarray(rng.standard_normal((200, 140)).astype(np.float32))
+ml.matmul(a, b, kernel=sys.argv[1])
+cupy.cuda.runtime.deviceSynchronize()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kernel", [k.name for k in GPU if k.name.startswith("cuda_")])
+def test_racecheck_finds_no_shared_memory_hazard(kernel, tmp_path):
+    """compute-sanitizer's racecheck watches every shared-memory access of one call (K = 200:
+    several k tiles, so every pipeline stage is filled, read and refilled). A tile read before
+    its asynchronous copy has landed, or a stage refilled while another warp reads it, is a
+    hazard it reports even when the timing of this GPU happens to hide it from the answers."""
+    import subprocess
+    import sys
+    runnable(kernel)
+    tool = compute_sanitizer()
+    if tool is None:
+        pytest.skip("compute-sanitizer is not installed (it comes with the CUDA toolkit)")
+    script = tmp_path / "one_call.py"
+    script.write_text(RACE_PROGRAM)
+    out = subprocess.run([tool, "--tool", "racecheck", "--racecheck-report", "hazard",
+                          "--error-exitcode", "3", sys.executable, str(script), kernel],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, f"{kernel}: racecheck exit {out.returncode}\n{out.stdout[-3000:]}\n{out.stderr[-2000:]}"
+    assert "0 hazards" in out.stdout or "ERROR SUMMARY: 0 errors" in out.stdout, out.stdout[-3000:]
