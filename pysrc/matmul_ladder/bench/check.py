@@ -31,6 +31,9 @@ which would hide a dropped K step or a drift under its noise: each operand may b
 nearest or toward zero (a tensor core reading FP32 data truncates it), and a tie may go
 either way. The answer passes if it meets the bounds for one of the four combinations, or
 the dtype's own bounds (an answer more exact than its kernel's rounding is still right).
+A kernel that also rounds its answer to BF16 (torch.matmul on bfloat16 tensors: float32
+sums, a bfloat16 result) is allowed that last rounding on top, u = 2^-8 of each entry
+(round to nearest) in both bounds: precision "bf16_out".
 
 A fast scheme (rungs/fast.py: Strassen, AlphaTensor's and the like) is judged with its own
 error bound: a bilinear scheme's error is bounded normwise, not entry by entry (Higham,
@@ -68,12 +71,15 @@ class Precision:
     bits: Optional[int] = None   # the inputs are rounded to this many mantissa bits; None: not
     input_eps: float = 0.0       # e_in: what the inputs' rounding costs a product, relative
     truncates: bool = False      # the sum truncates (tensor cores) instead of rounding to nearest
+    output_bits: Optional[int] = None  # the answer is rounded to nearest to this many bits
 
 
 PRECISIONS = {
     "": Precision(""),
     "tf32": Precision("tf32", bits=10, input_eps=EPSILON["tf32"], truncates=True),
     "bf16": Precision("bf16", bits=7, input_eps=EPSILON["bf16"], truncates=True),
+    "bf16_out": Precision("bf16_out", bits=7, input_eps=EPSILON["bf16"], truncates=True,
+                          output_bits=7),
     # Each input split into big + small TF32 parts (2 x 11 bits of its 24): the residual and
     # the dropped small x small product are below 2^-20 of each product. The sum: each step's
     # products in the tensor core, the steps added with FP32's round-to-nearest adds.
@@ -87,6 +93,12 @@ def precision(name):
     if key not in PRECISIONS:
         raise ValueError(f"unknown precision {name!r}; one of {', '.join(map(repr, PRECISIONS))}")
     return PRECISIONS[key]
+
+
+def output_unit(spec):
+    """The relative error of rounding the answer to nearest in spec.output_bits bits (0: the
+    answer is not rounded)."""
+    return 0.0 if spec.output_bits is None else 2.0 ** -(spec.output_bits + 1)
 
 
 def _array_module(x):
@@ -156,6 +168,8 @@ class Tally:
         tol = 2 * spec.input_eps + LAMBDA * np.sqrt(k) * eps / 2
         if spec.truncates:
             tol += RHO * k * eps
+        if spec.output_bits is not None:  # the rounded answer: within u of the unrounded one
+            tol += output_unit(spec) * (1 + tol)
         tol *= growth
         scale = np.sqrt(max(self.expected_sq, self.magnitude_sq / k if k else 0.0))
         allowed = tol * scale + np.sqrt(self.slack_sq)
@@ -226,7 +240,8 @@ class Reference:
 
     def violations(self, c, precision_name="", growth=1.0):
         """'' if c passes, else a sentence saying how it fails. precision_name: "" for a
-        kernel that computes in the dtype, or one of PRECISIONS ("tf32", "bf16", "3xtf32").
+        kernel that computes in the dtype, or one of PRECISIONS ("tf32", "bf16", "bf16_out",
+        "3xtf32").
         growth: a fast scheme's error-growth factor over the classical bound (>= 1)."""
         spec = precision(precision_name)
         if not growth >= 1.0:
@@ -260,13 +275,16 @@ class Reference:
             bound *= (1 + 2.0 ** -spec.bits) ** 2
             if slack is not None:
                 bound = bound + slack
+        if spec.output_bits is not None:  # |fl(x) - x| <= u |x|, x within bound of expected
+            with np.errstate(invalid="ignore"):
+                bound = bound + output_unit(spec) * (np.abs(expected) + bound)
         problem, err, finite = elementwise(got, expected, bound)
         if problem:
             return problem
         tally = Tally()
         tally.add(err, expected, self.magnitude, finite, slack)
-        return tally.violation(self.k, eps, Precision(spec.name, None, input_eps, spec.truncates),
-                               growth)
+        return tally.violation(self.k, eps, Precision(spec.name, None, input_eps, spec.truncates,
+                                                      spec.output_bits), growth)
 
     def _rounded_reference(self, spec, modes):
         """(C_ref of the inputs rounded by `modes`, its tie slack), computed once."""
