@@ -15,7 +15,7 @@ C_RUNGS = ["c_naive", "c_ikj", "c_blocked", "c_simd", "c_omp"]
 def test_registry_lists_the_ladder_in_order():
     names = [k.name for k in ml.kernels("matmul")]
     assert names[:6] == ["py_naive"] + C_RUNGS
-    for baseline in ("numpy", "torch_cpu", "torch_cuda", "cupy"):
+    for baseline in ("numpy", "torch_cpu", "torch_bf16", "torch_cuda", "cupy"):
         assert baseline in names
     for k in ml.kernels():
         assert k.description and k.language in {"Python", "C", "Cython", "CUDA", "baseline"}
@@ -24,7 +24,8 @@ def test_registry_lists_the_ladder_in_order():
         assert set(k.dtypes) <= {"float32", "float64"}
         assert k.operation in {"matmul", "conv2d"}
         matmul_cuda = k.language == "CUDA" and k.operation == "matmul"
-        float32_only = matmul_cuda or k.precision == "bf16"  # c_bf16 rounds to bfloat16
+        # c_bf16 and torch_bf16 round float32 to bfloat16
+        float32_only = matmul_cuda or k.precision in ("bf16", "bf16_out")
         assert k.dtypes == (("float32",) if float32_only else ("float32", "float64"))
 
 

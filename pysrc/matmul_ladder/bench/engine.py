@@ -39,8 +39,10 @@ from matmul_ladder.bench.check import Reference
 
 COLUMNS = ["run", "kernel", "language", "rung", "device", "mode", "dtype", "M", "N", "K",
            "threads", "status", "median_s", "min_s", "max_s", "repeats", "gflops",
-           "peak_gflops", "pct_peak", "note", "normwise_error", "flag"]
-# normwise_error and flag came last, so that a CSV written before them still loads.
+           "peak_gflops", "pct_peak", "note", "normwise_error", "flag", "precision"]
+# normwise_error, flag and precision came last, so that a CSV written before them still loads.
+# precision: the kernel's (bench/check.py's PRECISIONS): "" computes in the dtype, "bf16"
+# rounds the inputs to bfloat16 and sums in float32, "bf16_out" also rounds the answer.
 
 
 @dataclass
@@ -216,6 +218,7 @@ class Engine:
             self.last_n[key] = (case.n, t.median)
         if t.repeats == 1 and first > self.cfg.budget:
             note = "; ".join(filter(None, ["one call, over budget", note]))
+        note = "; ".join(filter(None, [kernel.run_note(), note]))
         return row("ok", t=t, note=note, error=error, flag="; ".join(flags))
 
     def _judged_time(self, kernel, mode, call, first, threads, quiet, key, case, first_watch):
@@ -270,7 +273,8 @@ def _normwise_error(ref, answer):
 
 class MatmulWorkload:
     """C = A B: uniform(-1, 1) inputs, the float64 Reference, 2 M N K flops, GFLOP/s against
-    the FMA peak (read again before every case, the highest kept: bench/roofs.py)."""
+    the FMA peak, or the BF16 unit's for a bf16 kernel (read again before every case, the
+    highest kept: bench/roofs.py)."""
     columns = COLUMNS
     unsupported_rows = False  # a kernel without a dtype has no rows in it
 
@@ -288,8 +292,11 @@ class MatmulWorkload:
         peak_threads = sorted(set(self.cfg.threads) | {1})
         rng = np.random.default_rng(self.cfg.seed)
         for dtype in self.cfg.dtypes:
+            # the roofs this case's kernels are judged against (a BF16 unit's only if needed)
+            roofs = sorted({_roofs.roof_key(kern.precision, dtype) for kern in kernels
+                            if dtype in kern.dtypes and kern.device == "cpu"} | {dtype})
             for m, k, n in self.cfg.all_shapes():
-                self.peaks.update(measure_peaks([dtype], peak_threads, self.peaks))
+                self.peaks.update(measure_peaks(roofs, peak_threads, self.peaks))
                 a = rng.uniform(-1, 1, (m, k)).astype(dtype)
                 b = rng.uniform(-1, 1, (k, n)).astype(dtype)
                 yield Case(dtype, matmul_flops(m, k, n), m if m == k == n else None,
@@ -314,6 +321,9 @@ class MatmulWorkload:
         host array. GPU compute mode moves the inputs once, beforehand."""
         a, b = case.a, case.b
         if kernel.device != "gpu":
+            if kernel.operands is not None:  # converted once, outside the timed calls
+                x, y, back = kernel.operands(a, b)
+                return (lambda: f(x, y)), back
             return (lambda: f(a, b)), (lambda out: out)
         import cupy
         if mode == "copies":
@@ -332,14 +342,14 @@ class MatmulWorkload:
         row.update(run=run_id, kernel=kernel.name, language=kernel.language,
                    rung="" if kernel.rung is None else kernel.rung, device=kernel.device,
                    mode=mode, dtype=case.dtype, M=m, N=n, K=k, threads=threads,
-                   status=status, note=note, flag=flag)
+                   status=status, note=note, flag=flag, precision=kernel.precision)
         if error is not None:
             row["normwise_error"] = f"{error:.3g}"
         if t is not None:
             speed = gflops(matmul_flops(m, k, n), t.median)
             row.update(median_s=f"{t.median:.6g}", min_s=f"{t.min:.6g}", max_s=f"{t.max:.6g}",
                        repeats=t.repeats, gflops=f"{speed:.4g}")
-            peak = self.peaks.get((case.dtype, threads))
+            peak = self.peaks.get((_roofs.roof_key(kernel.precision, case.dtype), threads))
             if peak and kernel.device == "cpu":
                 row.update(peak_gflops=f"{peak:.4g}", pct_peak=f"{100 * speed / peak:.3g}")
         return row

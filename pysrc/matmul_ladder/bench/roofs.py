@@ -1,7 +1,10 @@
 """The roofs a kernel's speed is judged against, and the one policy by which every harness
 reads them (docs/harness.md, "Peaks and bandwidths").
 
-- compute: the FMA-throughput microbenchmark (csrc/fma_peak.c) on the same threads;
+- compute: the FMA-throughput microbenchmark (csrc/fma_peak.c) on the same threads; for a
+  kernel of bf16 precision (c_bf16, torch_bf16), the peak of the BF16 matrix unit c_bf16
+  uses (csrc/bf16_peak.c: TDPBF16PS or VDPBF16PS), and none where no real unit runs (an
+  emulated one has no peak worth the name);
 - bandwidth: the STREAM triad on the same threads (CPU), the device-to-device copy (GPU).
 
 A roof read while the clock is still low or a neighbour is busy is too low, and would put a
@@ -45,12 +48,47 @@ def ukernel_peak(dtype, known=0.0, seconds=FMA_SECONDS):
     return max(_ckernels().ukernel_peak(np.dtype(dtype).itemsize, seconds), known or 0.0)
 
 
+BF16_ROOF = "bf16"  # the key of the BF16 unit's peak among the peaks, beside the dtypes'
+
+
+def roof_key(precision, dtype):
+    """The compute roof a kernel of this precision is judged against, as a key of
+    measure_peaks' dict with the thread count: its dtype's FMA peak, or the BF16 unit's."""
+    return BF16_ROOF if precision.startswith("bf16") else dtype
+
+
+def bf16_unit_in_use():
+    """The real BF16 unit c_bf16 uses ('amx' or 'avx512_bf16'), or None: no unit, an emulated
+    one, or a build without c_bf16."""
+    ck = _ckernels()
+    unit = ck.bf16_unit() if ck is not None and hasattr(ck, "bf16_unit") else "none"
+    return unit if unit in ("amx", "avx512_bf16") else None
+
+
+def bf16_peak(threads, known=0.0, seconds=FMA_SECONDS):
+    """GFLOP/s of the BF16 unit in use on `threads` threads, by the same policy as fma_peak;
+    None where no real unit is in use."""
+    unit = bf16_unit_in_use()
+    if unit is None:
+        return None
+    timing.wait_quiet("bf16_peak")
+    return max(_ckernels().bf16_peak(threads, seconds, unit), known or 0.0)
+
+
 def measure_peaks(dtypes, threads, known=None):
-    """{(dtype, threads): GFLOP/s}, the highest of a reading now and `known`; {} without SIMD."""
-    if not has_fma_peak():
-        return {}
+    """{(dtype, threads): GFLOP/s}, the highest of a reading now and `known`; {} without SIMD.
+    A dtype BF16_ROOF reads the BF16 unit's peak instead, absent where none is in use."""
     known = known or {}
-    return {(d, t): fma_peak(d, t, known.get((d, t), 0.0)) for d in dtypes for t in threads}
+    out = {}
+    for d in dtypes:
+        for t in threads:
+            if d == BF16_ROOF:
+                peak = bf16_peak(t, known.get((d, t), 0.0))
+            else:
+                peak = fma_peak(d, t, known.get((d, t), 0.0)) if has_fma_peak() else None
+            if peak is not None:
+                out[(d, t)] = peak
+    return out
 
 
 def triad_bandwidth(threads, known=0.0):

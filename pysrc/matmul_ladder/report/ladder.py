@@ -121,6 +121,20 @@ REFUTED = {
                   "matrices, which pays only for large n (docs/strassen.md)",
 }
 NOISE = 1.10  # steps within 10% are inside these machines' noise
+BF16_NOTE = (
+    "The bf16 rows (c_bf16, torch_bf16; the CSV's `precision`) compute another product: their "
+    "float32 inputs are rounded to bfloat16 (8 significant bits) and the products summed in "
+    "float32; torch_bf16 (torch.matmul on bfloat16 tensors, converted before the timed calls) "
+    "also rounds its answer to bfloat16. They were checked against the float64 product of the "
+    "rounded inputs, at float32's bounds for the sum (plus the answer's rounding, 2^-8 an "
+    "entry, for torch_bf16: bench/check.py), so a dropped block or a drift is still caught. "
+    "Their `error`, against the float64 product of the inputs as given, is the price of the "
+    "rounding: 2e-3 to 3e-3 for these uniform inputs (rounding an input costs up to 2^-8 of "
+    "it), tens of thousands of times float32's. Their `% peak` is "
+    "against the peak of the BF16 matrix unit c_bf16 uses (AMX's TDPBF16PS or AVX512-BF16's "
+    "VDPBF16PS, csrc/bf16_peak.c), blank where no such unit runs. A c_bf16 row whose CSV "
+    "`note` names an `emulate_` unit ran a scalar emulation, for tests: its time is no speed. "
+    "docs/matrix-units.md says more.")
 
 
 def _doubt(*entries):
@@ -134,8 +148,10 @@ def ladder_steps(table, dtype, size):
     two timings the factor divides ('' if neither is doubtful)."""
     one = {e["kernel"]: e for e in table.ladder(dtype, 1, size)}
     below = lambda k: one.get(table.previous_rung(k))  # noqa: E731
+    # A rung of another precision (c_bf16) computes another product: no step of this ladder.
     steps = [(k, e["x_prev"], _doubt(e, below(k))) for k, e in one.items()
-             if e["x_prev"] and k.startswith("c_") and k not in ("c_naive", "c_omp")]
+             if e["x_prev"] and k.startswith("c_") and k not in ("c_naive", "c_omp")
+             and not e["precision"]]
     most = max(table.threads_of("c_omp") or [1])
     if most > 1:
         omp = [e for e in table.ladder(dtype, most, size) if e["kernel"] == "c_omp"]
@@ -151,6 +167,35 @@ def strassen_cutoff(machine, dtype):
         return int(machine["build"]["strassen"][dtype]["cutoff"])
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def bf16_lines(table, size):
+    """Sentences on the bf16 rows at `size`, one per dtype and thread count: their speed beside
+    NumPy's and c_omp's in the dtype, and their error beside NumPy's."""
+    lines = []
+    for dtype, threads in ladder_groups(table, size):
+        entries = {e["kernel"]: e for e in table.ladder(dtype, threads, size)}
+        rounded = [e for e in entries.values() if e["precision"] and e["seconds"]
+                   and e["status"] == "ok"]
+        if not rounded:
+            continue
+        parts = []
+        for e in rounded:
+            if "emulate_" in e["note"]:  # _bf16_unit_note in rungs/registry.py
+                text = f"{e['kernel']} on an emulated unit (a test, no speed)"
+            else:
+                text = f"{e['kernel']} {fmt(e['gflops'])} GFLOP/s"
+                if e["pct_numpy"]:
+                    text += f" ({e['pct_numpy']:.0f}% of NumPy {dtype})"
+                if e["flag"]:
+                    text += " (a doubtful timing)"
+            parts.append(f"{text}, error {fmt_error(e['error'])}")
+        same = [f"{k} {fmt(entries[k]['gflops'])} GFLOP/s, error {fmt_error(entries[k]['error'])}"
+                for k in ("numpy", "c_omp") if k in entries and entries[k]["gflops"]]
+        lines.append(f"- **bf16, n = {size}, {threads} thread{'s' if threads > 1 else ''}:** "
+                     + "; ".join(parts) + (f"; beside {dtype}: " + "; ".join(same) if same else "")
+                     + ".")
+    return lines
 
 
 def relations(table, size, machine=None):
@@ -200,6 +245,7 @@ def relations(table, size, machine=None):
             est = (" (py_naive extrapolated as n³ from its largest measured size)"
                    if py["estimated"] else "")
             lines.append(f"  NumPy is {py['seconds'] / npy['seconds']:,.0f}x faster than pure Python{est}.")
+    lines += bf16_lines(table, size)
     fits = []
     for kernel in table.kernels():
         for dtype in sorted({r["dtype"] for r in table.ok}):
@@ -287,6 +333,8 @@ def report_markdown(rows, machine, size, plots, command=None, status=None):
             f"{P_MIN:g}-{P_MAX:g} (both sizes past {1e3 * MIN_FIT_SECONDS:g} ms, their fixed "
             "costs): such a row was timed once more after a quiet period, the better-behaved "
             "timing kept, and its status says what still makes it doubtful.", ""]
+    if any((r.get("precision") or "").startswith("bf16") for r in rows):
+        out += [BF16_NOTE, ""]
     lines, fits = relations(table, size, machine)
     if lines:
         out += ["## What the numbers say", ""] + lines + [""]

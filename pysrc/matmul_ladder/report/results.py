@@ -13,7 +13,7 @@ ALGORITHM_EXPONENT = 3  # every kernel of the ladder does M*N*K multiply-adds
 NUMERIC = {"rung": int, "M": int, "N": int, "K": int, "threads": int, "repeats": int,
            "median_s": float, "min_s": float, "max_s": float, "gflops": float,
            "peak_gflops": float, "pct_peak": float, "normwise_error": float}
-OPTIONAL_TEXT = ("flag",)  # columns a CSV written before them lacks: read as ""
+OPTIONAL_TEXT = ("flag", "precision")  # columns a CSV written before them lacks: read as ""
 
 
 REQUIRED = ("kernel", "language", "device", "mode", "dtype", "M", "N", "K", "threads", "status",
@@ -158,7 +158,7 @@ class Table:
                      "gflops": gflops(matmul_flops(n, n, n), s) if s else None,
                      "pct_peak": row["pct_peak"] if row["status"] == "ok" else None,
                      "error": row.get("normwise_error"),
-                     "flag": row.get("flag") or ""}
+                     "flag": row.get("flag") or "", "precision": row.get("precision") or ""}
             prev = self.previous_rung(kernel)
             prev_s, prev_est = self.seconds(prev, dtype, threads, n) if prev else (None, False)
             for key, (base, base_est) in {"x_prev": (prev_s, prev_est), "x_c_naive": (naive_s, naive_est),

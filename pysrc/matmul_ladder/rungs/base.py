@@ -20,7 +20,8 @@ class KernelInfo:
     device: str = "cpu"  # "cpu" (numpy arrays) or "gpu" (cupy arrays)
     dtypes: tuple = ("float32", "float64")
     operation: str = "matmul"  # "matmul" (ml.matmul) or "conv2d" (ml.conv2d: 3x3 cross-correlation)
-    precision: str = ""  # "" computes in the arrays' dtype; "tf32"/"bf16": rounds inputs to that
+    precision: str = ""  # "" computes in the arrays' dtype; "tf32"/"bf16": rounds inputs to
+    # that; "bf16_out": bf16 inputs and a bf16 answer (bench/check.py's PRECISIONS)
 
 
 @dataclass
@@ -42,6 +43,12 @@ class Kernel:
     timing: str = "host"  # on the CPU: "host" (the harness's clock) or "torch" (time_torch)
     reads_tiles: bool = False  # reads c_blocked's tiles through _ckernels (csrc/state.h)
     error_growth: float = 1.0  # a fast scheme's error bound over the classical one (check.py)
+    # None, or (a, b) -> (x, y, back): the NumPy operands converted once to what the kernel
+    # computes on (torch_bf16: bfloat16 tensors), which its bound function also takes, and
+    # back(answer) -> a NumPy array of a's dtype. The harness converts outside the timed calls.
+    operands: Optional[Callable] = None
+    # () -> "" or what each of its measured rows should say about how it ran (c_bf16: the unit)
+    run_note: Callable[[], str] = lambda: ""
 
     def info(self):
         reason = self.availability()

@@ -34,6 +34,18 @@ _C_NEEDS = {"": _c_available, "simd": _simd_available, "openmp": _omp_available,
             "bf16": _bf16_available}
 
 
+def _bf16_unit_note():
+    """What a c_bf16 row says about the unit it ran on: an emulated one is no speed."""
+    unit = _ckernels.bf16_unit()
+    if unit.startswith("emulate_"):
+        return (f"unit {unit}: a scalar emulation of the unit's arithmetic, for tests; its "
+                f"time says nothing of the unit's speed")
+    return f"unit {unit}"
+
+
+_C_NOTES = {"bf16": _bf16_unit_note}
+
+
 def _c_kernel(row):
     """The Kernel of one C row of rungs/table.py."""
     needs = _C_NEEDS[row.needs]
@@ -44,7 +56,8 @@ def _c_kernel(row):
                     f"with `pip install -e .`")
         return needs()
     return Kernel(row.name, "C", row.rung, row.description, row.parallel, _c_binder(row.name),
-                  availability, dtypes=row.dtypes, precision=row.precision)
+                  availability, dtypes=row.dtypes, precision=row.precision,
+                  run_note=_C_NOTES.get(row.needs, lambda: ""))
 
 
 # ---- Cython rungs ----------------------------------------------------------------------
@@ -108,22 +121,51 @@ def _numpy_bind(threads):
 
 
 @contextlib.contextmanager
-def _torch_cpu_bind(threads):
+def _torch_threads(threads):
+    """torch's intra-op threads pinned to `threads` for the block."""
     import torch
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
-
-    def as_tensor(x):
-        # torch.from_numpy shares memory, but refuses negative strides and warns on read-only.
-        usable = x.flags.writeable and min(x.strides, default=0) >= 0
-        return torch.from_numpy(x if usable else x.copy())
-
-    def run(a, b):
-        return torch.matmul(as_tensor(a), as_tensor(b)).numpy()
     try:
-        yield run
+        yield
     finally:
         torch.set_num_threads(previous)
+
+
+def _as_tensor(x):
+    import torch
+    # torch.from_numpy shares memory, but refuses negative strides and warns on read-only.
+    usable = x.flags.writeable and min(x.strides, default=0) >= 0
+    return torch.from_numpy(x if usable else x.copy())
+
+
+@contextlib.contextmanager
+def _torch_cpu_bind(threads):
+    def run(a, b):
+        import torch
+        return torch.matmul(_as_tensor(a), _as_tensor(b)).numpy()
+    with _torch_threads(threads):
+        yield run
+
+
+def _torch_bf16_operands(a, b):
+    """torch_bf16's operands: float32 arrays rounded to bfloat16 tensors (to nearest even),
+    and back(c): its bfloat16 answer as a float32 array."""
+    import torch
+    return (_as_tensor(a).to(torch.bfloat16), _as_tensor(b).to(torch.bfloat16),
+            lambda c: c.float().numpy())
+
+
+@contextlib.contextmanager
+def _torch_bf16_bind(threads):
+    def run(a, b):
+        import torch
+        if isinstance(a, np.ndarray):  # ml.matmul's float32 arrays: converted in the call
+            x, y, back = _torch_bf16_operands(a, b)
+            return back(torch.matmul(x, y))
+        return torch.matmul(a, b)  # tensors from _torch_bf16_operands: the product alone
+    with _torch_threads(threads):
+        yield run
 
 
 @contextlib.contextmanager
@@ -173,6 +215,11 @@ KERNELS = [
            True, _numpy_bind, _always),
     Kernel("torch_cpu", "baseline", None, "torch.matmul on the CPU", True, _torch_cpu_bind,
            _torch_missing, timing="torch"),
+    Kernel("torch_bf16", "baseline", None,
+           "torch.matmul on bfloat16 CPU tensors (oneDNN: AMX or AVX512-BF16 where present), "
+           "float32 sums, a bfloat16 answer", True, _torch_bf16_bind, _torch_missing,
+           dtypes=("float32",), precision="bf16_out", timing="torch",
+           operands=_torch_bf16_operands),
     Kernel("cupy", "baseline", None, "cupy.matmul (cuBLAS, FP32)", False, _cupy_bind,
            _cupy_missing, "gpu"),
     Kernel("torch_cuda", "baseline", None, "torch.matmul on CUDA (cuBLAS, TF32 off)", False,
