@@ -14,7 +14,10 @@ here; a block pays that once, in the call it discards.) Call-by-call races (one 
 for quiet once, before the first round.
 
 Each contender's normwise error against float64 (check.Reference.normwise_error) comes back
-beside its times.
+beside its times. A contender that rounds (c_bf16, torch_bf16) is checked at its own
+precision (`precisions`); one that takes its inputs converted (torch_bf16's bfloat16
+tensors: Kernel.operands) gets them converted once, before its first call, so that no
+round times the conversion.
 """
 import statistics
 from dataclasses import dataclass, field
@@ -35,14 +38,22 @@ class Race:
     errors: Dict[str, float] = field(default_factory=dict)  # ||C - C_ref||_F / ||C_ref||_F
 
 
-def race(a, b, contenders, baseline, min_time=1.0, budget=30.0, min_rounds=5, block_time=0.0):
-    """contenders: {name: f(a, b)}; baseline: the name every ratio is taken against."""
+def race(a, b, contenders, baseline, min_time=1.0, budget=30.0, min_rounds=5, block_time=0.0,
+         precisions=None, operands=None):
+    """contenders: {name: f(a, b)}; baseline: the name every ratio is taken against.
+    precisions: {name: its check.PRECISIONS name} for those that round (default: the dtype's
+    own); operands: {name: (a, b) -> (x, y, back)} (Kernel.operands) for those that take
+    their inputs converted: f(x, y) is timed and back(its answer) checked."""
     ref = Reference(a, b)
-    first, errors = {}, {}
+    first, errors, calls = {}, {}, {}
     for name, f in contenders.items():
+        convert = (operands or {}).get(name)
+        x, y, back = convert(a, b) if convert else (a, b, lambda out: out)
+        calls[name] = lambda f=f, x=x, y=y: f(x, y)
         timing.wait_quiet(name)
-        out, first[name] = timed_call(lambda: f(a, b))
-        problem = ref.violations(out)
+        out, first[name] = timed_call(calls[name])
+        out = back(out)
+        problem = ref.violations(out, (precisions or {}).get(name, ""))
         if problem:
             raise AssertionError(f"{name} gave a wrong answer, not timed: {problem}")
         errors[name] = ref.normwise_error(out)
@@ -55,18 +66,17 @@ def race(a, b, contenders, baseline, min_time=1.0, budget=30.0, min_rounds=5, bl
         for name in (names if r % 2 == 0 else names[::-1]):  # alternate who goes first
             if block_time > 0:
                 timing.wait_quiet(name)
-            samples[name].append(_block(contenders[name], a, b, block_time))
+            samples[name].append(_block(calls[name], block_time))
     base = samples[baseline]
     ratios = {name: statistics.median(tb / tk for tb, tk in zip(base, s))
               for name, s in samples.items()}
     return Race({n: Timing.of(s) for n, s in samples.items()}, ratios, rounds, errors)
 
 
-def _block(f, a, b, block_time):
+def _block(call, block_time):
     """One call's time, or with block_time > 0 the median of a block of calls after one
     discarded call."""
     times = []
-    call = lambda: f(a, b)  # noqa: E731
     while True:
         times += host_samples(call, 1)
         if block_time <= 0 or (len(times) >= 3 and sum(times) >= block_time):
