@@ -42,7 +42,8 @@ def test_versus_numpy_one_tiny_race():
 
 
 def test_versus_numpy_peak_is_one_function(monkeypatch):
-    monkeypatch.setattr(versus_numpy, "peak_pair", lambda dtype, threads, known=None: (1000.0, None))
+    monkeypatch.setattr(versus_numpy, "peak_pair",
+                        lambda dtype, threads, known=None, precision="": (1000.0, None))
     rows = versus_numpy.race_all([(16, 16, 16)], ["float64"], 1, 0.01, 0.0,
                                  versus_numpy.parse_contenders("c_simd"), [])
     assert rows[0][9] == "1000" and rows[0][11] == "-"

@@ -1,5 +1,4 @@
-"""Do the top C rungs reach NumPy? c_simd, c_omp and c_strassen raced against NumPy's BLAS;
-on request (--kernels), the bf16 contenders c_bf16 and torch_bf16 against NumPy float32."""
+"""Do the top C rungs reach NumPy? c_simd, c_omp, c_strassen (and with --kernels, c_bf16 and torch_bf16) raced against NumPy's BLAS."""
 import argparse
 import contextlib
 import sys
