@@ -146,3 +146,13 @@ def test_the_rung_is_exact_on_integer_matrices(names, criterion):
 def test_bad_criterion_raises():
     with pytest.raises(ValueError, match="criterion"):
         cse.optimize([{0: 1.0}], True, "fewest")
+
+
+def test_the_studys_table_reports_the_counts():
+    from matmul_ladder.studies import fast_matmul as study
+    row, = study.table(["winograd"], 64)
+    assert (row["products"], row["additions"], row["additions_cse"], row["passes"],
+            row["transfers"]) == ("7", "24", "15", "12", "42")
+    two, = study.table(["winograd,dps_444_48"], 64)
+    assert two["additions"] == f"24+{schemes.load('dps_444_48').additions()}"
+    assert two["ceiling"] == round(8 / 7 * 64 / 48, 3)

@@ -21,6 +21,7 @@ class KernelInfo:
     dtypes: tuple = ("float32", "float64")
     operation: str = "matmul"  # "matmul" (ml.matmul) or "conv2d" (ml.conv2d: 3x3 cross-correlation)
     precision: str = ""  # "" computes in the arrays' dtype; "tf32"/"bf16": rounds inputs to that
+    error_growth: float = 1.0  # a fast scheme's error bound over the classical one (check.py)
 
 
 @dataclass
@@ -47,7 +48,7 @@ class Kernel:
         reason = self.availability()
         return KernelInfo(self.name, self.language, self.rung, self.description,
                           self.parallel, not reason, reason, self.device, self.dtypes,
-                          self.operation, self.precision)
+                          self.operation, self.precision, self.error_growth)
 
     def bind(self, threads):
         return self.binder(threads)

@@ -9,11 +9,14 @@ rational 48, say). Dimensions a level's scheme does not divide are peeled: the d
 part goes through the scheme, the rest (thin slices) through the block kernel, as
 csrc/6_strassen.c does.
 
-Memory passes: every sum, however many terms, is one fused pass (each source read once, the
-destination written once: csrc/lincomb.c on the CPU, one generated elementwise kernel on the
-GPU). A sum of one term is no pass at all: the block itself is multiplied, its coefficient
-moved into W. The R products of a level are kept (R blocks of C's block size: the extra
-memory, `extra_elements`), so each C block is written once.
+Memory passes: the sums are formed by the level's plans (schemes/cse.py, Level): each sum
+shared between products, and each recurring pair of terms where that cuts the blocks read
+and written, is a node formed once. Every node or sum, however many terms, is one fused pass
+(each source read once, the destination written once: csrc/lincomb.c on the CPU, one
+generated elementwise kernel on the GPU). An operand of one term is no pass at all: the
+block (or node) itself is multiplied, its coefficient moved into W. The R products of a
+level are kept (R blocks of C's block size), and each node has a buffer until its last
+reader (the extra memory, `extra_elements`), so each C block is written once.
 
 Back ends: "cpu" multiplies blocks with c_omp and sums with _ckernels.lincomb (NumPy arrays);
 "gpu" multiplies with cuBLAS (sgemm/dgemm on the blocks in place, through CuPy; TF32 only if
@@ -77,14 +80,14 @@ def parse_levels(spec):
     if not names:
         raise ValueError("a fast matmul needs at least one scheme level")
     for s in names:
-        level(s)  # loads it: unknown, damaged or mod-2 schemes raise here
+        _schemes.load(s)  # unknown, damaged or mod-2 schemes raise here
     return tuple(names)
 
 
 def error_growth(names):
     """The product of the levels' growth factors (Scheme.growth): how much larger than the
     classical algorithm's the error bound is taken (bench/check.py)."""
-    return math.prod(level(s).scheme.growth() for s in names)
+    return math.prod(_schemes.load(s).growth() for s in names)
 
 
 def extra_elements(names, M, K, N, criterion="traffic"):
@@ -346,7 +349,8 @@ def kernel(names, device="cpu", name=None):
     def binder(threads):
         with bind(names, device, threads) as f:
             yield f
-    return Kernel(label, "C" if device == "cpu" else "CUDA", 7, desc, device == "cpu", binder,
+    # Rung 6 with c_strassen, whose 7-for-8 step it generalises to any scheme.
+    return Kernel(label, "C" if device == "cpu" else "CUDA", 6, desc, device == "cpu", binder,
                   _omp_available if device == "cpu" else _cupy_missing,
                   "cpu" if device == "cpu" else "gpu",
                   ("float32", "float64") if device == "cpu" else ("float32",),

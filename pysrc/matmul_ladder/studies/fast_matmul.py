@@ -27,15 +27,21 @@ def ceiling(names):
 
 
 def table(contenders, n):
-    """One row a contender: products, additions (as written), block passes, extra memory
-    (elements, for n x n, over n^2), growth factor, ceiling."""
+    """One row a contender, "+"-joined per level: products; block additions as the scheme
+    writes them, and after the common-subexpression pass (schemes/cse.py, "additions": the
+    fewest it finds); then what the run's plan ("traffic") does: its block passes, and the
+    blocks they read and write; extra memory (elements, for n x n, over n^2); growth factor;
+    ceiling."""
     rows = []
     for names in contenders:
         levels = fast.parse_levels(names)
+        per = lambda f: "+".join(str(f(s)) for s in levels)  # noqa: E731
         rows.append({"scheme": "+".join(levels),
                      "products": "x".join(str(_schemes.load(s).rank) for s in levels),
-                     "additions": "+".join(str(_schemes.load(s).additions()) for s in levels),
-                     "passes": "+".join(str(sum(fast.level(s).passes())) for s in levels),
+                     "additions": per(lambda s: _schemes.load(s).additions()),
+                     "additions_cse": per(lambda s: fast.level(s, "additions").additions()),
+                     "passes": per(lambda s: sum(fast.level(s).passes())),
+                     "transfers": per(lambda s: fast.level(s).transfers()),
                      "extra_memory_n2": round(fast.extra_elements(levels, n, n, n) / n ** 2, 3),
                      "growth": round(fast.error_growth(levels), 1),
                      "ceiling": round(ceiling(names), 3)})
@@ -78,27 +84,43 @@ def machine_label(device, threads):
             model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return f"{model}, {threads} thread{'s' * (threads > 1)}"
+    return f"{model} ({os.cpu_count()} CPUs), {threads} thread{'s' * (threads > 1)}"
 
 
 def plot(rows, baselines, contenders, path, machine):
+    """Speed-up over the last baseline (NumPy, or cuBLAS) against n, a line per scheme, and
+    each scheme's ceiling (ceiling(): the products alone) dashed in its colour."""
     device = "cpu" if baselines[0] == "c_omp" else "gpu"
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     ok = [r for r in rows if r["status"] == "ok"]
     base = {int(r["M"]): float(r["median_s"]) for r in ok if r["kernel"] == baselines[-1]}
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(9, 5.5))
     for c in contenders:
         name = fast.kernel(c, "cpu" if device == "cpu" else "gpu").name
         pts = sorted((int(r["M"]), base[int(r["M"])] / float(r["median_s"])) for r in ok
                      if r["kernel"] == name and int(r["M"]) in base)
         if pts:
-            line, = ax.plot(*zip(*pts), "o-", label=f"{'+'.join(fast.parse_levels(c))}")
-            ax.axhline(ceiling(c), color=line.get_color(), ls=":", lw=1)
+            line, = ax.plot(*zip(*pts), "o-", label=f"{'+'.join(fast.parse_levels(c))} "
+                                                    f"(ceiling {ceiling(c):.3f})")
+            ax.axhline(ceiling(c), color=line.get_color(), ls="--", lw=1)
+    for b in baselines[:-1]:  # the other baseline (c_omp on the CPU), in black
+        pts = sorted((int(r["M"]), base[int(r["M"])] / float(r["median_s"])) for r in ok
+                     if r["kernel"] == b and int(r["M"]) in base)
+        if pts:
+            ax.plot(*zip(*pts), "s:", color="k", label=b)
     ax.axhline(1.0, color="k", lw=1)
-    ax.set(xscale="log", xlabel="n", ylabel=f"speed-up over {baselines[-1]}",
-           title=f"fast schemes against {baselines[-1]}; dotted: each ceiling\n{machine}")
+    ns = sorted(base)
+    if len(ns) == 1:  # one size: a log axis would have no ticks
+        ax.set_xticks(ns, [str(n) for n in ns])
+        ax.set_xlim(ns[0] / 1.5, ns[0] * 1.5)
+    else:
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ns, [str(n) for n in ns])
+    ax.set(xlabel="n (n x n times n x n)", ylabel=f"speed-up: t({baselines[-1]}) / t(scheme)",
+           title=f"fast schemes against {baselines[-1]}; dashed: each scheme's ceiling "
+                 f"(classical products / its products)\n{machine}")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
     fig.tight_layout()
