@@ -156,3 +156,30 @@ def test_the_studys_table_reports_the_counts():
     two, = study.table(["winograd,dps_444_48"], 64)
     assert two["additions"] == f"24+{schemes.load('dps_444_48').additions()}"
     assert two["ceiling"] == round(8 / 7 * 64 / 48, 3)
+
+
+@pytest.mark.skipif(bool(CPU_MISSING), reason=CPU_MISSING or "")
+def test_breakdown_skips_only_the_sums(tmp_path):
+    """The products-only back end does no block sum (its answer is not A B) but every
+    product; breakdown writes a row per scheme whose sums are the whole minus the products."""
+    import csv
+    from matmul_ladder.studies import fast_matmul as study
+    rng = np.random.default_rng(14)
+    a = rng.uniform(-1, 1, (64, 64)).astype(np.float32)
+    saved, fast.SMALLEST_BLOCK = fast.SMALLEST_BLOCK, 1
+    try:
+        calls = []
+        backend = study._ProductsOnly(1)
+        backend.gemm = lambda x, y, out, accumulate=False: calls.append(x.shape)  # noqa: E731
+        fast.FastMatmul("winograd", backend)(a, a)
+        assert len(calls) == 7
+        c = fast.FastMatmul("winograd", study._ProductsOnly(1))(a, a)
+        assert not np.allclose(c, a @ a)
+        study.breakdown(["winograd", "winograd,winograd"], [64], str(tmp_path))
+    finally:
+        fast.SMALLEST_BLOCK = saved
+    rows = list(csv.DictReader(open(tmp_path / "breakdown_cpu.csv")))
+    assert [r["scheme"] for r in rows] == ["winograd", "winograd+winograd"]
+    for r in rows:
+        assert float(r["sums_s"]) == pytest.approx(float(r["whole_s"]) - float(r["products_s"]),
+                                                   rel=1e-3, abs=1e-6)

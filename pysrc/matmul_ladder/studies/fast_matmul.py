@@ -10,7 +10,8 @@ from matmul_ladder.bench.engine import Config, CsvLog, Harness
 from matmul_ladder.rungs import fast, registry
 
 # (levels, ceiling) per contender: the ceiling is classical products over the scheme's.
-CPU_CONTENDERS = ["winograd", "strassen", "winograd,winograd", "alphatensor_333_23",
+CPU_CONTENDERS = ["winograd", "strassen", "winograd,winograd", "winograd,winograd,winograd",
+                  "winograd,alphatensor_444_49", "alphatensor_333_23",
                   "alphatensor_444_49", "alphatensor_444_49_gpu", "dps_444_48",
                   "alphatensor_345_47", "alphatensor_445_63", "winograd,dps_444_48"]
 GPU_CONTENDERS = ["winograd", "winograd,winograd", "alphatensor_444_49_gpu",
@@ -126,3 +127,57 @@ def plot(rows, baselines, contenders, path, machine):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+# ---- where the time goes: the products alone ---------------------------------------------
+class _ProductsOnly(fast.CpuBackend):
+    """The CPU back end with every block sum skipped: the products of each level on blocks of
+    their sizes, what the sums' passes are measured against. Its buffers hold 0.5 (never
+    uninitialised memory, whose denormals or NaNs could slow the products)."""
+
+    def workspace(self, key, shape, dtype):
+        fresh = self.spaces.get(key) is None
+        buf = super().workspace(key, shape, dtype)
+        if fresh:
+            buf.fill(0.5)
+        return buf
+
+    def lincomb(self, dst, sources, coefs, accumulate=False):
+        pass
+
+
+def breakdown(contenders, sizes, out, threads=1, dtype="float32"):
+    """For each scheme at each n (CPU): seconds of the whole product and of its products
+    alone (_ProductsOnly), the rest being the block sums' passes; each timed once after a
+    warm-up call that first-touches the scratch. Writes breakdown_cpu.csv to `out`."""
+    import time
+
+    import numpy as np
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "breakdown_cpu.csv")
+    rng = np.random.default_rng(0)
+    fields = ["scheme", "n", "threads", "whole_s", "products_s", "sums_s", "sums_share"]
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        for n in sizes:
+            a = rng.uniform(-1, 1, (n, n)).astype(dtype)
+            b = rng.uniform(-1, 1, (n, n)).astype(dtype)
+            for names in contenders:
+                seconds = []
+                for backend in (fast.CpuBackend(threads), _ProductsOnly(threads)):
+                    run = fast.FastMatmul(names, backend)
+                    run(a, b)  # the warm-up: the scratch first-touched
+                    t0 = time.perf_counter()
+                    run(a, b)
+                    seconds.append(time.perf_counter() - t0)
+                    backend.spaces.clear()
+                whole, products = seconds
+                row = {"scheme": "+".join(fast.parse_levels(names)), "n": n, "threads": threads,
+                       "whole_s": f"{whole:.4g}", "products_s": f"{products:.4g}",
+                       "sums_s": f"{whole - products:.4g}",
+                       "sums_share": f"{(whole - products) / whole:.3f}"}
+                w.writerow(row)
+                f.flush()
+                print(row, flush=True)
+    print(f"wrote {path}")
