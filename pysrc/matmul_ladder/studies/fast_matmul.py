@@ -120,7 +120,7 @@ def plot(rows, baselines, contenders, path, machine):
         ax.set_xscale("log", base=2)
         ax.set_xticks(ns, [str(n) for n in ns])
     ax.set(xlabel="n (n x n times n x n)", ylabel=f"speed-up: t({baselines[-1]}) / t(scheme)",
-           title=f"fast schemes against {baselines[-1]}; dashed: each scheme's ceiling "
+           title=f"fast schemes against {baselines[-1]}\ndashed: each scheme's ceiling "
                  f"(classical products / its products)\n{machine}")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
