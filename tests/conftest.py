@@ -27,11 +27,13 @@ def random_matrix(rng, rows, cols, dtype, order="C"):
     return np.asfortranarray(x) if order == "F" else x
 
 
-def assert_matmul_close(c, a, b):
-    """c is a @ b within the rounding-error bound of matmul_ladder.bench.check."""
+def assert_matmul_close(c, a, b, kernel=None):
+    """c is a @ b within the rounding-error bound of matmul_ladder.bench.check; with
+    `kernel`, the bound of that kernel's precision and (a fast scheme's) error growth."""
     assert isinstance(c, np.ndarray)
     assert c.shape == (a.shape[0], b.shape[1])
-    problem = Reference(a, b).violations(c)
+    info = next((k for k in ml.kernels() if k.name == kernel), None) if kernel else None
+    problem = Reference(a, b).violations(c, *((info.precision, info.error_growth) if info else ()))
     assert not problem, problem
 
 

@@ -40,7 +40,7 @@ def test_shapes(kernel, shape, dtype):
         pytest.skip("too slow for py_naive")
     rng = np.random.default_rng(m * 1_000_003 + n * 1009 + k)
     a, b = random_matrix(rng, m, k, dtype), random_matrix(rng, k, n, dtype)
-    assert_matmul_close(ml.matmul(a, b, kernel=kernel), a, b)
+    assert_matmul_close(ml.matmul(a, b, kernel=kernel), a, b, kernel)
 
 
 def _layouts(rng, m, n, k, dtype):
@@ -66,7 +66,7 @@ def test_layouts(kernel, dtype):
         for name, a, b in _layouts(rng, m, n, k, dtype):
             expected = (a.copy(), b.copy())
             c = ml.matmul(a, b, kernel=kernel)
-            assert_matmul_close(c, a, b)
+            assert_matmul_close(c, a, b, kernel)
             np.testing.assert_array_equal(a, expected[0], err_msg=f"{name}: a was modified")
             np.testing.assert_array_equal(b, expected[1], err_msg=f"{name}: b was modified")
 
@@ -78,7 +78,7 @@ def test_layouts(kernel, dtype):
 def test_random_shapes(kernel, m, n, k, dtype, order, seed):
     rng = np.random.default_rng(seed)
     a, b = random_matrix(rng, m, k, dtype, order), random_matrix(rng, k, n, dtype, order)
-    assert_matmul_close(ml.matmul(a, b, kernel=kernel), a, b)
+    assert_matmul_close(ml.matmul(a, b, kernel=kernel), a, b, kernel)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -126,7 +126,7 @@ def test_thread_counts_agree(kernel, dtype):
     a, b = random_matrix(rng, 301, 257, dtype), random_matrix(rng, 257, 203, dtype)
     results = [ml.matmul(a, b, kernel=kernel, threads=t) for t in (1, 2, 3)]
     for c in results:
-        assert_matmul_close(c, a, b)
+        assert_matmul_close(c, a, b, kernel)
     if kernel.startswith(("c_", "cy_")):  # each tile is computed by one thread, same order
         np.testing.assert_array_equal(results[0], results[1])
         np.testing.assert_array_equal(results[0], results[2])

@@ -120,11 +120,12 @@ def _planted(level, fault):
     product from a C block."""
     import copy
     bad = copy.deepcopy(level)
-    terms = bad.c_terms[0]
+    terms = bad.c.outputs[0]
+    ref = min(terms)
     if fault == "sign":
-        terms[0] = (terms[0][0], -terms[0][1])
+        terms[ref] = -terms[ref]
     else:
-        terms.pop()
+        del terms[ref]
     return bad
 
 

@@ -22,6 +22,7 @@ class KernelInfo:
     operation: str = "matmul"  # "matmul" (ml.matmul) or "conv2d" (ml.conv2d: 3x3 cross-correlation)
     precision: str = ""  # "" computes in the arrays' dtype; "tf32"/"bf16": rounds inputs to
     # that; "bf16_out": bf16 inputs and a bf16 answer (bench/check.py's PRECISIONS)
+    error_growth: float = 1.0  # a fast scheme's error bound over the classical one (check.py)
 
 
 @dataclass
@@ -54,7 +55,7 @@ class Kernel:
         reason = self.availability()
         return KernelInfo(self.name, self.language, self.rung, self.description,
                           self.parallel, not reason, reason, self.device, self.dtypes,
-                          self.operation, self.precision)
+                          self.operation, self.precision, self.error_growth)
 
     def bind(self, threads):
         return self.binder(threads)

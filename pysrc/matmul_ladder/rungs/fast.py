@@ -9,11 +9,14 @@ rational 48, say). Dimensions a level's scheme does not divide are peeled: the d
 part goes through the scheme, the rest (thin slices) through the block kernel, as
 csrc/6_strassen.c does.
 
-Memory passes: every sum, however many terms, is one fused pass (each source read once, the
-destination written once: csrc/lincomb.c on the CPU, one generated elementwise kernel on the
-GPU). A sum of one term is no pass at all: the block itself is multiplied, its coefficient
-moved into W. The R products of a level are kept (R blocks of C's block size: the extra
-memory, `extra_elements`), so each C block is written once.
+Memory passes: the sums are formed by the level's plans (schemes/cse.py, Level): each sum
+shared between products, and each recurring pair of terms where that cuts the blocks read
+and written, is a node formed once. Every node or sum, however many terms, is one fused pass
+(each source read once, the destination written once: csrc/lincomb.c on the CPU, one
+generated elementwise kernel on the GPU). An operand of one term is no pass at all: the
+block (or node) itself is multiplied, its coefficient moved into W. The R products of a
+level are kept (R blocks of C's block size), and each node has a buffer until its last
+reader (the extra memory, `extra_elements`), so each C block is written once.
 
 Back ends: "cpu" multiplies blocks with c_omp and sums with _ckernels.lincomb (NumPy arrays);
 "gpu" multiplies with cuBLAS (sgemm/dgemm on the blocks in place, through CuPy; TF32 only if
@@ -28,43 +31,46 @@ import os
 import numpy as np
 
 from matmul_ladder import schemes as _schemes
+from matmul_ladder.schemes import cse
 from matmul_ladder.rungs.layout import check_operands, empty_aligned, unit_stride_rows
 
 SMALLEST_BLOCK = 16  # below this block size a level is not taken: the kernel does it all
 
 
 class Level:
-    """One level's plan from a scheme: for each product, the A terms and B terms
-    [(block index, coefficient)]; for each C block, [(product, coefficient)] with the sign
-    of a one-term sum moved into it."""
+    """One level's plan from a scheme: its three sides' Programs (schemes/cse.py: each shared
+    sum and each recurring pair formed once, where that cuts the blocks moved, by default),
+    and their schedules: the nodes to form before each product (A and B sides) or C block,
+    and the buffer each is formed in. An A or B operand of one term is the block itself, its
+    coefficient moved into the C side's."""
 
-    def __init__(self, scheme):
-        self.scheme = scheme
+    def __init__(self, scheme, criterion="traffic"):
+        self.scheme, self.criterion = scheme, criterion
         self.m, self.k, self.n = scheme.shape
-        U, V, W = scheme.coefficients()
-        self.a_terms, self.b_terms = [], []
-        W = W.copy()
-        for r in range(scheme.rank):
-            for terms, coef in ((self.a_terms, U[:, r]), (self.b_terms, V[:, r])):
-                nz = [(int(i), float(coef[i])) for i in np.flatnonzero(coef)]
-                if len(nz) == 1 and nz[0][1] != 1.0:
-                    W[:, r] *= nz[0][1]  # the block itself, its coefficient moved into W
-                    nz = [(nz[0][0], 1.0)]
-                terms.append(nz)
-        self.c_terms = [[(int(r), float(W[c, r])) for r in np.flatnonzero(W[c])]
-                        for c in range(self.m * self.n)]
+        self.a, self.b, self.c, _ = cse.level_programs(*scheme.coefficients(), criterion)
+        self.schedules = {side: prog.schedule() for side, prog in
+                          (("A", self.a), ("B", self.b), ("C", self.c))}
 
     def passes(self):
-        """(sums formed on the A side, on the B side, C blocks summed): the block passes a
-        level makes, besides the products."""
-        a = sum(len(t) > 1 for t in self.a_terms)
-        b = sum(len(t) > 1 for t in self.b_terms)
-        return a, b, len(self.c_terms)
+        """(passes on the A side, on the B side, on the C side): the block passes a level
+        makes, besides the products."""
+        return self.a.passes(), self.b.passes(), self.c.passes()
+
+    def additions(self):
+        return self.a.additions() + self.b.additions() + self.c.additions()
+
+    def transfers(self):
+        """Blocks read and written by the level's passes."""
+        return self.a.transfers() + self.b.transfers() + self.c.transfers()
+
+    def buffers(self):
+        """(A-side, B-side, C-side) node buffers the schedules need at once."""
+        return tuple(self.schedules[side][2] for side in "ABC")
 
 
 @functools.lru_cache(maxsize=None)
-def level(name):
-    return Level(_schemes.load(name))
+def level(name, criterion="traffic"):
+    return Level(_schemes.load(name), criterion)
 
 
 def parse_levels(spec):
@@ -74,24 +80,25 @@ def parse_levels(spec):
     if not names:
         raise ValueError("a fast matmul needs at least one scheme level")
     for s in names:
-        level(s)  # loads it: unknown, damaged or mod-2 schemes raise here
+        _schemes.load(s)  # unknown, damaged or mod-2 schemes raise here
     return tuple(names)
 
 
 def error_growth(names):
     """The product of the levels' growth factors (Scheme.growth): how much larger than the
     classical algorithm's the error bound is taken (bench/check.py)."""
-    return math.prod(level(s).scheme.growth() for s in names)
+    return math.prod(_schemes.load(s).growth() for s in names)
 
 
-def extra_elements(names, M, K, N):
-    """Elements of scratch a product takes: per level, the R products (C-block sized) and one
-    S and one T buffer; the next level works inside a block."""
+def extra_elements(names, M, K, N, criterion="traffic"):
+    """Elements of scratch a product takes: per level, the R products (C-block sized) and the
+    node buffers of its three sides (Level.buffers); the next level works inside a block."""
     total = 0
     for s in names:
-        lv = level(s)
+        lv = level(s, criterion)
         M, K, N = M // lv.m, K // lv.k, N // lv.n
-        total += lv.scheme.rank * M * N + M * K + K * N
+        a, b, c = lv.buffers()
+        total += (lv.scheme.rank + c) * M * N + a * M * K + b * K * N
     return total
 
 
@@ -217,9 +224,9 @@ def _dtype(x):
 class FastMatmul:
     """C = A B by the levels' schemes over a back end."""
 
-    def __init__(self, names, backend):
+    def __init__(self, names, backend, criterion="traffic"):
         self.names, self.backend = parse_levels(names), backend
-        self.levels = [level(s) for s in self.names]
+        self.levels = [level(s, criterion) for s in self.names]
 
     def __call__(self, a, b):
         (M, K), N = _shape(a), _shape(b)[1]
@@ -257,32 +264,48 @@ class FastMatmul:
         be = self.backend
         mb, kb, nb = blocks
         dtype = _dtype(A)
-        ablock = lambda a: A[(a // lv.k) * mb:(a // lv.k + 1) * mb, (a % lv.k) * kb:(a % lv.k + 1) * kb]  # noqa: E731,E501
-        bblock = lambda b: B[(b // lv.n) * kb:(b // lv.n + 1) * kb, (b % lv.n) * nb:(b % lv.n + 1) * nb]  # noqa: E731,E501
-        cblock = lambda c: C[(c // lv.n) * mb:(c // lv.n + 1) * mb, (c % lv.n) * nb:(c % lv.n + 1) * nb]  # noqa: E731,E501
-        P = be.workspace(("P", depth), (lv.scheme.rank, mb, nb), dtype)
-        S = be.workspace(("S", depth), (mb, kb), dtype)
-        T = be.workspace(("T", depth), (kb, nb), dtype)
-        for r in range(lv.scheme.rank):
-            s = self._sum(S, lv.a_terms[r], ablock)
-            t = self._sum(T, lv.b_terms[r], bblock)
-            self.product(s, t, P[r], depth + 1)
-        for c, terms in enumerate(lv.c_terms):
-            be.lincomb(cblock(c), [P[r] for r, _ in terms], [w for _, w in terms], accumulate)
 
-    def _sum(self, buf, terms, block):
-        if len(terms) == 1:
-            return block(terms[0][0])  # coefficient 1: the block itself (see Level)
-        self.backend.lincomb(buf, [block(i) for i, _ in terms], [w for _, w in terms])
-        return buf
+        def grid(X, cols, rows_b, cols_b):
+            """Block i of X cut into blocks of rows_b x cols_b, numbered row-major."""
+            return lambda i: X[(i // cols) * rows_b:(i // cols + 1) * rows_b,
+                               (i % cols) * cols_b:(i % cols + 1) * cols_b]
+        P = be.workspace(("P", depth), (lv.scheme.rank, mb, nb), dtype)
+        sides = {"A": (lv.a, grid(A, lv.k, mb, kb), (mb, kb)),
+                 "B": (lv.b, grid(B, lv.n, kb, nb), (kb, nb)),
+                 "C": (lv.c, P.__getitem__, (mb, nb))}
+        bufs = {side: be.workspace((side, depth), (lv.schedules[side][2],) + shape, dtype)
+                for side, (_, _, shape) in sides.items() if lv.schedules[side][2]}
+
+        def step(side, o):
+            """Form the nodes side's output o needs (into their buffers); its terms, as
+            (blocks, coefficients)."""
+            prog, block, _ = sides[side]
+            forms, slot, _ = lv.schedules[side]
+            source = lambda ref: block(ref[1]) if ref[0] == cse.IN else bufs[side][slot[ref[1]]]  # noqa: E731,E501
+            for j in forms[o]:
+                terms = prog.nodes[j]
+                be.lincomb(bufs[side][slot[j]], [source(ref) for ref in terms], list(terms.values()))
+            terms = prog.outputs[o]
+            return [source(ref) for ref in terms], list(terms.values())
+        for r in range(lv.scheme.rank):
+            # One term each (cse._finish): the block or node itself, its factor in the C side.
+            (s,), _ = step("A", r)
+            (t,), _ = step("B", r)
+            self.product(s, t, P[r], depth + 1)
+        cblock = grid(C, lv.n, mb, nb)
+        for c in range(lv.m * lv.n):
+            sources, coefs = step("C", c)
+            be.lincomb(cblock(c), sources, coefs, accumulate)
 
 
 # ---- binding, as the registry's kernels are bound ----------------------------------------
 @contextlib.contextmanager
-def bind(names, device="cpu", threads=1):
+def bind(names, device="cpu", threads=1, criterion="traffic"):
     """A context manager yielding f(a, b) -> a @ b by the fast scheme(s) `names` (one per
     level) on `device` ("cpu": NumPy arrays, c_omp; "gpu": CuPy arrays, cuBLAS; "torch":
-    torch CUDA tensors, e.g. BF16). The scratch is kept for the block's life."""
+    torch CUDA tensors, e.g. BF16). criterion: which shared terms the block sums take
+    (schemes/cse.py: "traffic", "additions" or "none"). The scratch is kept for the block's
+    life."""
     names = parse_levels(names)
     if device == "cpu":
         backend = CpuBackend(threads)
@@ -296,7 +319,7 @@ def bind(names, device="cpu", threads=1):
         xp = None
     else:
         raise ValueError(f"device must be 'cpu', 'gpu' or 'torch', got {device!r}")
-    run = FastMatmul(names, backend)
+    run = FastMatmul(names, backend, criterion)
 
     def call(a, b):
         if xp is not None:
@@ -326,17 +349,18 @@ def kernel(names, device="cpu", name=None):
     def binder(threads):
         with bind(names, device, threads) as f:
             yield f
-    return Kernel(label, "C" if device == "cpu" else "CUDA", 7, desc, device == "cpu", binder,
+    # Rung 6 with c_strassen, whose 7-for-8 step it generalises to any scheme.
+    return Kernel(label, "C" if device == "cpu" else "CUDA", 6, desc, device == "cpu", binder,
                   _omp_available if device == "cpu" else _cupy_missing,
                   "cpu" if device == "cpu" else "gpu",
                   ("float32", "float64") if device == "cpu" else ("float32",),
                   error_growth=error_growth(names))
 
 
-def matmul(a, b, scheme="winograd", threads=1, device=None):
+def matmul(a, b, scheme="winograd", threads=1, device=None, criterion="traffic"):
     """a @ b by the fast scheme(s) `scheme` ("name" or "name1,name2" for levels); device
-    from the arrays' type when None."""
+    from the arrays' type when None; criterion as bind's."""
     if device is None:
         device = "gpu" if type(a).__module__.split(".")[0] == "cupy" else "cpu"
-    with bind(scheme, device, threads) as f:
+    with bind(scheme, device, threads, criterion) as f:
         return f(a, b)

@@ -60,6 +60,21 @@ def _c_kernel(row):
                   run_note=_C_NOTES.get(row.needs, lambda: ""))
 
 
+# The fast-matmul rung (rungs/fast.py) beside c_strassen: any bilinear scheme over c_omp, each
+# checked under its own error bound (Kernel.error_growth). Two of its schemes are kernels of
+# the package: Strassen-Winograd for two levels (c_strassen's step, through the rung's
+# plans), and AlphaTensor's <4,4,4>:49 over the reals. fast.kernel makes any other.
+FAST_KERNELS = {"fast_winograd2": "winograd,winograd", "fast_alphatensor49": "alphatensor_444_49"}
+
+
+def _c_kernel_and_fast(row):
+    yield _c_kernel(row)
+    if row.name == "c_strassen":
+        from matmul_ladder.rungs import fast
+        for name, levels in FAST_KERNELS.items():
+            yield fast.kernel(levels, "cpu", name)
+
+
 # ---- Cython rungs ----------------------------------------------------------------------
 CYTHON_MODULES = {}  # rung -> (its extension module or None, why not)
 
@@ -209,7 +224,7 @@ def _cuda_kernel(rung):
 KERNELS = [
     Kernel("py_naive", "Python", 0, "pure-Python triple loop on lists (the floor)", False,
            _py_bind, _always),
-    *(_c_kernel(row) for row in table.C_RUNGS),
+    *(k for row in table.C_RUNGS for k in _c_kernel_and_fast(row)),
     *(_cy_kernel(row) for row in table.CYTHON_RUNGS),
     Kernel("numpy", "baseline", None, "numpy.matmul (its BLAS, pinned with threadpoolctl)",
            True, _numpy_bind, _always),
