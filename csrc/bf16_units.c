@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ladder.h"
-#if defined(LADDER_X86) && (defined(__GNUC__) || defined(__clang__))
+#if defined(LADDER_X86) && !defined(LADDER_MSVC) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
 #define BF16_X86 1
 #endif

@@ -19,6 +19,7 @@
 #define MATMUL_LADDER_H
 
 #include <stddef.h>
+#include "portable.h"
 
 /* ---- the CPU and compiler this file is compiled for ---------------------------------- */
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
@@ -28,9 +29,11 @@
 #endif
 /* Per-function instruction sets (gcc and clang): a function marked LADDER_TARGET_AVX2 may use
  * AVX2 + FMA intrinsics and is called only after the run-time CPU check, so the rest of the
- * package stays baseline x86-64 and no -march flag is needed. Advanced SIMD (NEON) is part
- * of the arm64 baseline and needs no mark. */
-#if defined(LADDER_X86) && (defined(__GNUC__) || defined(__clang__))
+ * package stays baseline x86-64 and no -march flag is needed. MSVC needs no mark: it takes
+ * any intrinsic in any function (setup.py gives the files made only of such functions their
+ * /arch, so that its own code in them is vectorised for the same ISA). Advanced SIMD (NEON)
+ * is part of the arm64 baseline and needs no mark. */
+#if defined(LADDER_X86) && !defined(LADDER_MSVC) && (defined(__GNUC__) || defined(__clang__))
 #define LADDER_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #define LADDER_TARGET_AVX512 __attribute__((target("avx512f")))
 #else
