@@ -49,7 +49,10 @@ static int key_ready(void)
     InitOnceExecuteOnce(&key_once, make_key, NULL, NULL);
     return key != FLS_OUT_OF_INDEXES;
 }
-static thread_scratch *get_mine(void) { return key != FLS_OUT_OF_INDEXES ? FlsGetValue(key) : NULL; }
+static thread_scratch *get_mine(void)
+{
+    return key != FLS_OUT_OF_INDEXES ? FlsGetValue(key) : NULL;
+}
 static int set_mine(thread_scratch *s) { return FlsSetValue(key, s) ? 0 : -1; }
 #else
 static pthread_key_t key;
