@@ -2,16 +2,21 @@
 Cython rungs (pyx/).
 
 Build facts are detected, not assumed:
-- Compiler: gcc or clang (Apple's too). MSVC is refused with one message that names the
-  routes that work (WSL2, or clang/gcc).
-- OpenMP: a test program is compiled and linked with -fopenmp; on macOS, where Apple's clang
-  has no -fopenmp, with `-Xpreprocessor -fopenmp -lomp` against Homebrew's libomp (or the
-  prefix in MATMUL_LADDER_LIBOMP). Without OpenMP the package still builds; the OpenMP rungs
-  run serially and are listed unavailable.
+- Compiler: gcc or clang (Apple's too, and MinGW-w64's gcc on Windows), or Microsoft's
+  (MSVC, Visual Studio 2022 17.5 or later), which takes its own flags (MSVC_* below)
+  and whose compiler object has no compiler_so. csrc/portable.h holds the C side.
+- OpenMP: a test program of the constructs the rungs use (OpenMP 3 loops: size_t indices,
+  collapse, a max reduction) is compiled, linked and run with -fopenmp; on macOS, where
+  Apple's clang has no -fopenmp, with `-Xpreprocessor -fopenmp -lomp` against Homebrew's
+  libomp (or the prefix in MATMUL_LADDER_LIBOMP); with MSVC, /openmp:llvm (its /openmp is
+  OpenMP 2.0, which has none of them). Without OpenMP the package still builds; the OpenMP
+  rungs run serially and are listed unavailable.
 - SIMD: on x86-64 the micro-kernels carry their own `__attribute__((target(...)))`, so no
-  -march flag is ever needed; the CPU is checked at run time before they are called. On
-  arm64 the NEON micro-kernel needs nothing: NEON is part of the baseline. Each micro-kernel
-  file compiles to nothing on the other architecture.
+  -march flag is ever needed; the CPU is checked at run time before they are called. MSVC
+  takes intrinsics in any function without a mark; the files made only of functions called
+  after that check get their ISA's /arch (MSVC_ARCH). On arm64 the NEON micro-kernel needs
+  nothing: NEON is part of the baseline. Each micro-kernel file compiles to nothing on the
+  other architecture.
 - Element types: each C rung file is written once in terms of `real` (csrc/ladder.h) and
   compiled twice here, for float32 and with -DLADDER_DOUBLE for float64.
 - Run-time state (the micro-kernel ISA, the block sizes, Strassen's cutoff) has one owner:
@@ -24,10 +29,10 @@ Environment variables:
 - MATMUL_LADDER_LIBOMP: the prefix of an LLVM libomp (include/omp.h, lib/libomp.*) to try when
   -fopenmp alone does not work, as on macOS.
 - MATMUL_LADDER_CFLAGS: flags for the plain C rungs (c_naive, c_ikj, c_blocked) only.
-  Default "-O3" for the baseline x86-64 ISA, which vectorises ikj with SSE2 at most, as a
-  portable wheel would. "-O3 -march=native" lets gcc auto-vectorise them with AVX2/AVX-512
-  (that build then runs only on CPUs like this one); "-O2 -fno-tree-vectorize" keeps them
-  scalar.
+  Default "-O3" (MSVC: "/O2") for the baseline x86-64 ISA, which vectorises ikj with SSE2 at
+  most, as a portable wheel would. "-O3 -march=native" lets gcc auto-vectorise them with
+  AVX2/AVX-512 (that build then runs only on CPUs like this one); "-O2 -fno-tree-vectorize"
+  keeps them scalar.
 """
 import json
 import os
@@ -43,8 +48,21 @@ from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 
 DEFAULT_PLAIN_FLAGS = "-O3"
-PLAIN_FLAGS = shlex.split(os.environ.get("MATMUL_LADDER_CFLAGS", DEFAULT_PLAIN_FLAGS))
 PACKED_FLAGS = ["-O3"]
+# Microsoft's compiler: the same choices in its own flags. Every file, the plain rungs and
+# Cython's too, is C11 (restrict, _Alignas, <stdatomic.h>), which MSVC compiles only under
+# MSVC_C11 (csrc/portable.h says what else the C needs); MATMUL_LADDER_CFLAGS replaces the
+# optimisation flags only.
+MSVC_C11 = ["/std:c11", "/experimental:c11atomics"]
+MSVC_PLAIN_FLAGS = "/O2"
+MSVC_PACKED_FLAGS = ["/O2"]
+MSVC_OPENMP = ["/openmp:llvm"]
+# The files whose every function runs only after the CPU check (gcc marks them with target
+# attributes, csrc/ladder.h): with MSVC each is compiled for that ISA, so that MSVC's own
+# vectorised code in them (few_rows.c's loops) uses it. Files that mix ISAs (fma_peak.c,
+# conv/simd_rows.c) keep the baseline; their intrinsics need no flag. x86-64 only.
+MSVC_ARCH = {"csrc/ukernel_avx2.c": "/arch:AVX2", "csrc/few_rows.c": "/arch:AVX2",
+             "csrc/ukernel_avx512.c": "/arch:AVX512"}
 ALIGN_LOOPS = "-falign-loops=64"  # added to every compile where the compiler takes it
 # The one table of the matmul rungs (C and Cython), read by path: the package is not built yet.
 TABLE = runpy.run_path(os.path.join("pysrc", "matmul_ladder", "rungs", "table.py"))
@@ -77,12 +95,23 @@ CYTHON_RUNGS = {**{r.name: f"pyx/{r.file}" for r in TABLE["CYTHON_RUNGS"]},
 # The Cython rungs that read the run-time state: c_blocked's tiles, from _ckernels.
 CYTHON_STATE_CLIENTS = {r.name for r in TABLE["CYTHON_RUNGS"] if r.tiles}
 
-
-MSVC_MESSAGE = (
-    "matmul-ladder does not build with Microsoft's compiler (MSVC): its C kernels use C11 "
-    "atomics, GCC/Clang target attributes and OpenMP 3 loops that MSVC lacks. On Windows, "
-    "install it inside WSL2 (Ubuntu), where it builds with gcc; or build with clang or gcc "
-    "(MSYS2/MinGW-w64), which is untested.")
+# What openmp_flags compiles, links and runs: the OpenMP constructs that the rungs use,
+# which OpenMP 2.0 (MSVC's plain /openmp) lacks: size_t loop indices, collapse, a max
+# reduction (csrc/5_omp.c, csrc/fma_peak.c).
+OPENMP_TEST = """#include <omp.h>
+#include <stddef.h>
+int main(void)
+{
+    size_t count = 0, last = 0;
+    #pragma omp parallel for collapse(2) schedule(static) reduction(+ : count) reduction(max : last)
+    for (size_t i = 0; i < 4; i++)
+        for (size_t j = 0; j < 4; j++) {
+            count++;
+            last = i * 4 + j > last ? i * 4 + j : last;
+        }
+    return omp_get_max_threads() < 1 || count != 16 || last != 15;
+}
+"""
 
 
 # How the binding calls each kind of rung (pysrc/matmul_ladder/rungs/table.py, `call`): the
@@ -160,10 +189,22 @@ def cython_rung_extension(name, path):
     return Extension(f"matmul_ladder._{name}", [path])
 
 
-def compiler_version(cc):
+def compiler_command(compiler):
+    """The compiler's program and the flags it passes to every compile. gcc and clang's
+    compiler objects hold both in compiler_so; MSVC's has none: its program is `cc` (set
+    when it first compiles) and its flags compile_options."""
+    if getattr(compiler, "compiler_so", None):
+        return compiler.compiler_so[0], list(compiler.compiler_so[1:])
+    return getattr(compiler, "cc", "cl.exe"), list(getattr(compiler, "compile_options", []))
+
+
+def compiler_version(cc, msvc=False):
+    """The first line of the compiler's banner: `cc --version`, or MSVC's cl alone, which
+    prints it on stderr."""
     try:
-        out = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30)
-        return out.stdout.splitlines()[0].strip()
+        out = subprocess.run([cc] if msvc else [cc, "--version"], capture_output=True,
+                             text=True, timeout=30)
+        return (out.stdout or out.stderr).splitlines()[0].strip()
     except (OSError, IndexError, subprocess.SubprocessError):
         return "unknown"
 
@@ -178,9 +219,17 @@ class LadderBuildExt(build_ext):
         self.inplace_requested = self.inplace
         super().run()
 
+    @property
+    def msvc(self):
+        return self.compiler.compiler_type == "msvc"
+
     def openmp_candidates(self):
         """(compile flags, link flags) to try in turn: plain -fopenmp (gcc; clang with
-        libomp), then an LLVM libomp under a known prefix (macOS: Homebrew's)."""
+        libomp), then an LLVM libomp under a known prefix (macOS: Homebrew's); with MSVC,
+        /openmp:llvm alone."""
+        if self.msvc:
+            yield MSVC_OPENMP, []
+            return
         yield ["-fopenmp"], ["-fopenmp"]
         prefixes = [os.environ.get("MATMUL_LADDER_LIBOMP", "")]
         if sys.platform == "darwin":
@@ -196,8 +245,9 @@ class LadderBuildExt(build_ext):
                    ["-L" + lib, "-lomp", "-Wl,-rpath," + lib])
 
     def openmp_flags(self):
-        """The first candidate that compiles, links and runs a test program, or None."""
-        test = "#include <omp.h>\nint main(void) { return omp_get_max_threads() < 1; }\n"
+        """The first candidate that compiles, links and runs a test program of the OpenMP
+        constructs that the rungs use, or None."""
+        test = OPENMP_TEST
         for compile_flags, link_flags in self.openmp_candidates():
             with tempfile.TemporaryDirectory() as tmp:
                 src = os.path.join(tmp, "omp_test.c")
@@ -208,8 +258,8 @@ class LadderBuildExt(build_ext):
                                                  extra_postargs=compile_flags)
                     self.compiler.link_executable(objs, "omp_test", output_dir=tmp,
                                                   extra_postargs=link_flags)
-                    subprocess.run([os.path.join(tmp, "omp_test")], check=True, timeout=30,
-                                   capture_output=True)
+                    program = self.compiler.executable_filename("omp_test", output_dir=tmp)
+                    subprocess.run([program], check=True, timeout=30, capture_output=True)
                 except Exception:  # CompileError, LinkError, a failed run: try the next one
                     continue
             return compile_flags, link_flags
@@ -228,26 +278,31 @@ class LadderBuildExt(build_ext):
         return True
 
     def build_extensions(self):
-        if self.compiler.compiler_type == "msvc":
-            sys.exit(MSVC_MESSAGE)
         # Every loop starts on a 64-byte boundary: on Zen 4 the same short inner loop ran up
         # to 1.6x slower when it straddled one, by where the compiler happened to put it
-        # (docs/cython.md). Aligned, the C rungs and their Cython twins run alike.
-        align = [ALIGN_LOOPS] if self.accepts([ALIGN_LOOPS]) else []
+        # (docs/cython.md). Aligned, the C rungs and their Cython twins run alike. (A gcc and
+        # clang flag: MSVC has none.)
+        align = [ALIGN_LOOPS] if not self.msvc and self.accepts([ALIGN_LOOPS]) else []
         omp = self.openmp_flags()
         if omp is None:
             print("matmul-ladder: OpenMP not found; c_omp and cy_prange will run serially "
-                  "and be listed unavailable. (macOS: brew install libomp)")
+                  "and be listed unavailable. (macOS: brew install libomp; MSVC: Visual "
+                  "Studio 2019 16.9 or later, for /openmp:llvm)")
         omp_compile, omp_link = omp or ([], [])
-        packed = PACKED_FLAGS + align + omp_compile
+        language = MSVC_C11 if self.msvc else []
+        optimise = MSVC_PACKED_FLAGS if self.msvc else PACKED_FLAGS + align
+        packed = language + optimise + omp_compile
         for ext in self.extensions:
             ext.extra_compile_args = list(packed)
             ext.extra_link_args = omp_link
-        self.plain_flags = PLAIN_FLAGS + align
+        plain = os.environ.get("MATMUL_LADDER_CFLAGS",
+                               MSVC_PLAIN_FLAGS if self.msvc else DEFAULT_PLAIN_FLAGS)
+        self.plain_flags = language + shlex.split(plain) + align
+        cc, cflags = compiler_command(self.compiler)
         self.config = {
-            "compiler": " ".join(self.compiler.compiler_so[:1]),
-            "compiler_version": compiler_version(self.compiler.compiler_so[0]),
-            "python_cflags": " ".join(self.compiler.compiler_so[1:]),
+            "compiler": cc,
+            "compiler_version": compiler_version(cc, self.msvc),
+            "python_cflags": " ".join(cflags),
             "openmp": omp is not None,
             "openmp_flag": " ".join(omp_compile),
             "openmp_link": " ".join(omp_link),
@@ -267,19 +322,39 @@ class LadderBuildExt(build_ext):
             with open(os.path.join(out_dir, "_build_config.json"), "w") as f:
                 json.dump(self.config, f, indent=2)
 
+    def arch_flags(self, source):
+        """MSVC's /arch for one source file (MSVC_ARCH), on x86-64; [] for all else."""
+        if not self.msvc or "arm" in (self.plat_name or ""):
+            return []
+        return [MSVC_ARCH[source]] if source in MSVC_ARCH else []
+
     def build_extension(self, ext):
-        per_type = getattr(ext, "per_type_sources", None)
-        if per_type:
-            flags = {"plain": self.plain_flags, "packed": ext.extra_compile_args}
-            objects = []
-            for dtype, macros in PER_TYPE.items():
-                for kind, sources in per_type.items():
+        objects = []
+        # Under MSVC the files of MSVC_ARCH are compiled here, each with its /arch; the rest
+        # of ext.sources by build_ext as usual.
+        own = [s for s in ext.sources if self.arch_flags(s)]
+        for source in own:
+            objects += self.compiler.compile(
+                [source], output_dir=self.build_temp, include_dirs=ext.include_dirs,
+                extra_postargs=ext.extra_compile_args + self.arch_flags(source),
+                depends=ext.depends)
+        per_type = getattr(ext, "per_type_sources", None) or {}
+        flags = {"plain": self.plain_flags, "packed": ext.extra_compile_args}
+        for dtype, macros in PER_TYPE.items():
+            for kind, sources in per_type.items():
+                for source in sources:
                     objects += self.compiler.compile(
-                        sources, output_dir=os.path.join(self.build_temp, dtype, kind),
+                        [source], output_dir=os.path.join(self.build_temp, dtype, kind),
                         macros=macros, include_dirs=ext.include_dirs,
-                        extra_postargs=flags[kind], depends=ext.depends)
-            ext.extra_objects = objects
-        super().build_extension(ext)
+                        extra_postargs=flags[kind] + self.arch_flags(source),
+                        depends=ext.depends)
+        ext.extra_objects = objects
+        sources = ext.sources
+        ext.sources = [s for s in sources if s not in own]
+        try:
+            super().build_extension(ext)
+        finally:
+            ext.sources = sources
 
 
 class LadderBuildPy(build_py):
@@ -299,15 +374,21 @@ class LadderBuildPy(build_py):
                                    os.path.join(target, sub, name))
 
 
-write_if_changed(os.path.join(GENERATED, "_crungs.pxi"), rung_dispatch_pxi(TABLE["C_RUNGS"]))
-extensions = cythonize(
-    [c_ladder_extension(), conv_extension()] +
-    [cython_rung_extension(n, p) for n, p in CYTHON_RUNGS.items()],
-    compiler_directives={"language_level": 3},
-    include_path=["pyx", GENERATED],
-)
-# cythonize returns new Extension objects: carry the per-type sources over.
-extensions[0].per_type_sources = c_ladder_extension().per_type_sources
-extensions[1].per_type_sources = conv_extension().per_type_sources
+def main():
+    write_if_changed(os.path.join(GENERATED, "_crungs.pxi"), rung_dispatch_pxi(TABLE["C_RUNGS"]))
+    extensions = cythonize(
+        [c_ladder_extension(), conv_extension()] +
+        [cython_rung_extension(n, p) for n, p in CYTHON_RUNGS.items()],
+        compiler_directives={"language_level": 3},
+        include_path=["pyx", GENERATED],
+    )
+    # cythonize returns new Extension objects: carry the per-type sources over.
+    extensions[0].per_type_sources = c_ladder_extension().per_type_sources
+    extensions[1].per_type_sources = conv_extension().per_type_sources
+    setup(ext_modules=extensions, cmdclass={"build_ext": LadderBuildExt, "build_py": LadderBuildPy})
 
-setup(ext_modules=extensions, cmdclass={"build_ext": LadderBuildExt, "build_py": LadderBuildPy})
+
+# pip and `python setup.py` run this file as __main__; tests/test_windows.py loads it under
+# another name, for LadderBuildExt alone.
+if __name__ == "__main__":
+    main()

@@ -22,7 +22,6 @@
  * when the product ends.
  * The sums S1..S4 of A's blocks (and T1..T4 of B's) are formed in one pass each.
  * Returns 0, -1 without a micro-kernel, -2 without memory. */
-#include <unistd.h>
 #include "ladder.h"
 
 /* The most a level's blocks may take and still be kept for the thread's next product: a
@@ -30,13 +29,8 @@
  * are first-touched once; freed, every call pays a page fault per 4 KiB of them again. */
 static size_t keep_bytes(void)
 {
-    size_t keep = (size_t)256 << 20;
-#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
-    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    if (pages > 0 && page > 0 && (size_t)pages / 16 * (size_t)page > keep)
-        keep = (size_t)pages / 16 * (size_t)page;
-#endif
-    return keep;
+    const size_t keep = (size_t)256 << 20, sixteenth = ladder_physical_bytes() / 16;
+    return sixteenth > keep ? sixteenth : keep;
 }
 
 /* dst = a + sign * b, for rows x cols blocks with their own row strides. */

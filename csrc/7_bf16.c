@@ -116,7 +116,7 @@ static void tile(bf16_ukernel run, size_t mr, size_t kb, const bf16 *Ap, const b
         run(kb, Ap, Bp, C, ldc, accumulate);
         return;
     }
-    float buf[UK_BF16_MR_AMX * UK_BF16_NR] __attribute__((aligned(64)));
+    _Alignas(64) float buf[UK_BF16_MR_AMX * UK_BF16_NR];
     memset(buf, 0, sizeof buf);
     if (accumulate)
         for (size_t i = 0; i < m; i++)

@@ -8,21 +8,13 @@
  * Compiled with target attributes; run only where ladder_bf16_usable says the unit is. */
 #include <stdint.h>
 #include <string.h>
-#include <time.h>
 #include "ladder.h"
-#if defined(LADDER_X86) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(LADDER_BF16_UNITS)
 #include <immintrin.h>
 #define BF16_UNITS 1
 #endif
 #define STEPS 2048
 #define CHAINS 12
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
 
 static volatile float bf16_checksum;
 
@@ -97,13 +89,13 @@ double ladder_bf16_peak(int unit, int threads, double seconds)
     {
         ladder_bf16_thread_begin(unit);
         burst(unit);  /* warm-up: wake the unit up to full clock */
-        const double t0 = now();
+        const double t0 = ladder_seconds();
         double flops = 0.0;
         do
             flops += burst(unit);
-        while (now() - t0 < seconds);
+        while (ladder_seconds() - t0 < seconds);
         total += flops;
-        elapsed = now() - t0;
+        elapsed = ladder_seconds() - t0;
         ladder_bf16_thread_end(unit);
     }
     return elapsed > 0 ? total / elapsed / 1e9 : 0.0;

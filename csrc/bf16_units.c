@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ladder.h"
-#if defined(LADDER_X86) && (defined(__GNUC__) || defined(__clang__))
+#if defined(LADDER_BF16_UNITS)
 #include <cpuid.h>
 #define BF16_X86 1
 #endif
@@ -111,10 +111,11 @@ static void read_facts(unit_facts *f)
     }
 #else
     snprintf(f->avx512_reason, sizeof f->avx512_reason,
-             "AVX512-BF16 is an x86-64 instruction set (this build is not for x86-64 with "
-             "gcc or clang)");
+             "this build has no AVX512-BF16 code (it needs x86-64 with gcc or clang, not "
+             "Windows: csrc/ladder.h, LADDER_BF16_UNITS)");
     snprintf(f->amx_reason, sizeof f->amx_reason,
-             "AMX is an x86-64 unit (this build is not for x86-64 with gcc or clang)");
+             "this build has no AMX code (it needs x86-64 with gcc or clang, not Windows: "
+             "csrc/ladder.h, LADDER_BF16_UNITS)");
 #endif
 }
 

@@ -198,7 +198,7 @@ static void compute_tile(const gemm_plan *p, size_t kc, const real *a, const rea
         return;
     }
     const ukernel_fn run = p->run_half && 2 * h <= p->bs.mr ? p->run_half : p->run;
-    real edge[UK_MAX_TILE] __attribute__((aligned(64)));
+    _Alignas(64) real edge[UK_MAX_TILE];
     run(kc, a, b, edge, nr, 0, warm);
     store_edge(edge, nr, c, ldc, h, w, accumulate);
 }
@@ -214,7 +214,7 @@ static void compute_tile_rows(const gemm_plan *p, size_t kc, const real *a, size
         p->run_rows(kc, a, lda, b, c, ldc, accumulate, warm);
         return;
     }
-    real edge[UK_MAX_TILE] __attribute__((aligned(64)));
+    _Alignas(64) real edge[UK_MAX_TILE];
     p->run_rows(kc, a, lda, b, edge, nr, 0, warm);
     store_edge(edge, nr, c, ldc, p->bs.mr, w, accumulate);
 }

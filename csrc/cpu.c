@@ -1,17 +1,47 @@
 /* Run-time facts about this CPU: which micro-kernel it can run and its cache geometry.
  * Compiled for the baseline ISA, so it runs anywhere. Cache geometry comes from Linux's
- * sysfs, then sysconf (glibc), then macOS's sysctl, then typical values. */
+ * sysfs, then sysconf (glibc), then macOS's sysctl, then Windows's
+ * GetLogicalProcessorInformation, then typical values. */
 #include <stdatomic.h>
 #include <stdio.h>
-#include <unistd.h>
 #if defined(__APPLE__)
 #include <sys/sysctl.h>
 #endif
 #include "ladder.h"
+#if defined(LADDER_X86) && defined(LADDER_MSVC)
+#include <immintrin.h>
+#include <intrin.h>
+#define X86_KERNELS 1
+/* MSVC has no __builtin_cpu_supports: what it checks, by hand. The CPUID feature bits, and
+ * that the OS saves the registers (OSXSAVE, then XCR0: the SSE and AVX state for AVX2; the
+ * opmask and both parts of the upper ZMM state too for AVX-512). */
+static int msvc_best_isa(void)
+{
+    int r[4]; /* EAX, EBX, ECX, EDX */
+    __cpuidex(r, 0, 0);
+    const int max_leaf = r[0];
+    __cpuidex(r, 1, 0);
+    const int fma = (r[2] >> 12) & 1, osxsave = (r[2] >> 27) & 1, avx = (r[2] >> 28) & 1;
+    if (max_leaf < 7 || !osxsave || !avx || !fma)
+        return LADDER_ISA_NONE;
+    const unsigned long long xcr0 = _xgetbv(0);
+    if ((xcr0 & 0x6) != 0x6)
+        return LADDER_ISA_NONE;
+    __cpuidex(r, 7, 0);
+    const int avx2 = (r[1] >> 5) & 1, avx512f = (r[1] >> 16) & 1;
+    if (!avx2)
+        return LADDER_ISA_NONE;
+    return avx512f && (xcr0 & 0xE6) == 0xE6 ? LADDER_ISA_AVX512 : LADDER_ISA_AVX2;
+}
+#elif defined(LADDER_X86) && (defined(__GNUC__) || defined(__clang__))
+#define X86_KERNELS 1
+#endif
 
 int ladder_best_isa(void)
 {
-#if defined(LADDER_X86) && (defined(__GNUC__) || defined(__clang__))
+#if defined(X86_KERNELS) && defined(LADDER_MSVC)
+    return msvc_best_isa();
+#elif defined(X86_KERNELS)
     /* __builtin_cpu_supports reads CPUID and checks that the OS saves the wide registers.
      * The AVX-512 path also uses AVX2 + FMA (few_rows.c, and ladder_set_isa lowering to
      * AVX2), which every AVX-512 CPU has; checked all the same. */
@@ -29,7 +59,7 @@ int ladder_best_isa(void)
 
 int ladder_isa_compiled(int isa)
 {
-#if defined(LADDER_X86) && (defined(__GNUC__) || defined(__clang__))
+#if defined(X86_KERNELS)
     return isa == LADDER_ISA_AVX2 || isa == LADDER_ISA_AVX512;
 #elif defined(LADDER_ARM64)
     return isa == LADDER_ISA_NEON;
@@ -75,6 +105,10 @@ int ladder_has_openmp(void)
 #endif
 }
 
+/* Linux sysfs: what the kernel (or a VM's hypervisor) exposes for cpu0. Preferred over
+ * sysconf, which on some VMs reports the host's whole L3. Elsewhere (under Wine too, whose
+ * Z: drive would show the Linux host's) nothing. */
+#if defined(__linux__)
 static unsigned long read_number(const char *dir, const char *name)
 {
     char path[128];
@@ -89,8 +123,6 @@ static unsigned long read_number(const char *dir, const char *name)
     return value;
 }
 
-/* Linux sysfs: what the kernel (or a VM's hypervisor) exposes for cpu0. Preferred over
- * sysconf, which on some VMs reports the host's whole L3. */
 static ladder_cache read_sysfs(int level)
 {
     ladder_cache c = {0, 0, 0};
@@ -117,6 +149,13 @@ static ladder_cache read_sysfs(int level)
     }
     return c;
 }
+#else
+static ladder_cache read_sysfs(int level)
+{
+    (void)level;
+    return (ladder_cache){0, 0, 0};
+}
+#endif
 
 #if defined(__APPLE__)
 static size_t sysctl_number(const char *name)
@@ -144,6 +183,35 @@ static ladder_cache read_sysctl(int level)
 }
 #endif
 
+#if defined(_WIN32)
+/* Windows: the data or unified cache of this level that the first logical processor uses
+ * (GetLogicalProcessorInformation lists one entry per cache instance). */
+static ladder_cache read_windows(int level)
+{
+    ladder_cache c = {0, 0, 0};
+    DWORD bytes = 0;
+    GetLogicalProcessorInformation(NULL, &bytes); /* fails, giving the size needed */
+    SYSTEM_LOGICAL_PROCESSOR_INFORMATION *info = bytes ? malloc(bytes) : NULL;
+    if (!info)
+        return c;
+    if (GetLogicalProcessorInformation(info, &bytes)) {
+        const size_t n = bytes / sizeof *info;
+        for (size_t i = 0; i < n; i++) {
+            const CACHE_DESCRIPTOR *d = &info[i].Cache;
+            if (info[i].Relationship != RelationCache || d->Level != level ||
+                d->Type == CacheInstruction || !(info[i].ProcessorMask & 1))
+                continue;
+            c.bytes = d->Size;
+            c.ways = d->Associativity == CACHE_FULLY_ASSOCIATIVE ? 0 : d->Associativity;
+            c.line = d->LineSize;
+            break;
+        }
+    }
+    free(info);
+    return c;
+}
+#endif
+
 static ladder_cache read_cache(int level)
 {
     /* Typical of current x86-64 and arm64 cores, where nothing can be read. */
@@ -165,6 +233,14 @@ static ladder_cache read_cache(int level)
         const ladder_cache s = read_sysctl(level);
         c.bytes = s.bytes;
         if (!c.line) c.line = s.line;
+    }
+#endif
+#if defined(_WIN32)
+    if (!c.bytes) {
+        const ladder_cache w = read_windows(level);
+        c.bytes = w.bytes;
+        if (!c.ways) c.ways = w.ways;
+        if (!c.line) c.line = w.line;
     }
 #endif
     if (!c.bytes) c.bytes = fallback[level].bytes;

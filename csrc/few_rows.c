@@ -23,7 +23,7 @@ static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 #define FEW_ROWS_TARGET LADDER_TARGET_AVX2
 /* sums[r][0:w] += A[r][k:k+4] @ B[k:k+4][j0:j0+w] for the rows r < `rows` (4, 2 or 1, a
  * constant in each call below, so the r loops unroll): the rows share each load of B. */
-FEW_ROWS_TARGET static inline __attribute__((always_inline)) void
+FEW_ROWS_TARGET LADDER_INLINE void
 add_rows(const int rows, const real *A, size_t lda, const real *restrict b0,
          const real *restrict b1, const real *restrict b2, const real *restrict b3,
          real *restrict sums, size_t w)
@@ -107,7 +107,7 @@ FEW_ROWS_TARGET void MM(few_rows)(size_t M, size_t N, size_t K, const real *A, s
     #pragma omp parallel for if (threads > 1) num_threads(threads) schedule(static)
     for (size_t j0 = 0; j0 < N; j0 += chunk) {
         const size_t w = min_size(chunk, N - j0);
-        real sums[ROW_CHUNK] __attribute__((aligned(64)));
+        _Alignas(64) real sums[ROW_CHUNK];
         memset(sums, 0, M * w * sizeof(real));
         sum_rows(M, w, 0, K, A, lda, B + j0, ldb, sums);
         for (size_t i = 0; i < M; i++)

@@ -7,7 +7,6 @@
  * At the end, the second ceiling: the micro-kernel alone (ladder_ukernel_peak). */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "ladder.h"
 #if defined(LADDER_X86)
 #include <immintrin.h>
@@ -17,13 +16,6 @@
 #define CHAINS 16
 #endif
 #define STEPS 4096
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
 
 /* Each returns the number of floating-point operations it did (2 per lane per FMA). */
 #define FMA_LOOP(VEC, SET1, FMADD, ADD, LANES)                                           \
@@ -93,13 +85,13 @@ double ladder_fma_peak(size_t elem, int isa, int threads, double seconds)
     #pragma omp parallel num_threads(threads) reduction(+ : total) reduction(max : elapsed)
     {
         burst(elem, isa);  /* warm-up: wake the vector units up to full clock */
-        const double t0 = now();
+        const double t0 = ladder_seconds();
         double flops = 0.0;
         do
             flops += burst(elem, isa);
-        while (now() - t0 < seconds);
+        while (ladder_seconds() - t0 < seconds);
         total += flops;
-        elapsed = now() - t0;
+        elapsed = ladder_seconds() - t0;
     }
     return total / elapsed / 1e9;
 }
@@ -143,7 +135,7 @@ double ladder_ukernel_peak(size_t elem, int isa, double seconds)
         return 0.0;
     const ladder_blocking bs = ladder_gemm_blocking(elem, isa);
     const size_t count = (bs.mr + bs.nr) * bs.kc + bs.mr * bs.nr;
-    void *panels = aligned_alloc(64, (count * elem + 63) / 64 * 64);
+    void *panels = ladder_aligned_alloc(64, count * elem);
     if (!panels)
         return -1.0;
     for (size_t i = 0; i < count; i++)  /* small values: C grows by ~1e-3 per call */
@@ -151,14 +143,14 @@ double ladder_ukernel_peak(size_t elem, int isa, double seconds)
         else ((double *)panels)[i] = 1e-3;
     ukernel_call(elem, isa, &bs, panels);  /* warm-up */
     long calls = 0;
-    const double t0 = now();
+    const double t0 = ladder_seconds();
     double elapsed;
     do {
         for (int i = 0; i < 16; i++)
             ukernel_call(elem, isa, &bs, panels);
         calls += 16;
-        elapsed = now() - t0;
+        elapsed = ladder_seconds() - t0;
     } while (elapsed < seconds);
-    free(panels);
+    ladder_aligned_free(panels);
     return 2.0 * bs.mr * bs.nr * bs.kc * calls / elapsed / 1e9;
 }

@@ -19,6 +19,7 @@
 #define MATMUL_LADDER_H
 
 #include <stddef.h>
+#include "portable.h"
 
 /* ---- the CPU and compiler this file is compiled for ---------------------------------- */
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
@@ -28,9 +29,11 @@
 #endif
 /* Per-function instruction sets (gcc and clang): a function marked LADDER_TARGET_AVX2 may use
  * AVX2 + FMA intrinsics and is called only after the run-time CPU check, so the rest of the
- * package stays baseline x86-64 and no -march flag is needed. Advanced SIMD (NEON) is part
- * of the arm64 baseline and needs no mark. */
-#if defined(LADDER_X86) && (defined(__GNUC__) || defined(__clang__))
+ * package stays baseline x86-64 and no -march flag is needed. MSVC needs no mark: it takes
+ * any intrinsic in any function (setup.py gives the files made only of such functions their
+ * /arch, so that its own code in them is vectorised for the same ISA). Advanced SIMD (NEON)
+ * is part of the arm64 baseline and needs no mark. */
+#if defined(LADDER_X86) && !defined(LADDER_MSVC) && (defined(__GNUC__) || defined(__clang__))
 #define LADDER_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #define LADDER_TARGET_AVX512 __attribute__((target("avx512f")))
 #else
@@ -205,6 +208,14 @@ void ladder_set_strassen_cutoff(size_t elem, size_t n);
 #define LADDER_STRASSEN_CUTOFF 2048 /* measured on the 2-vCPU Zen 4: docs/strassen.md */
 
 /* ---- the CPU's matrix units: rung 7, c_bf16 (bf16_units.c, ukernel_bf16.c, 7_bf16.c) ------ */
+/* LADDER_BF16_UNITS: this build has the real units' code (bf16_units.c, ukernel_bf16.c,
+ * bf16_peak.c agree on it): gcc or clang on x86-64, except on Windows, where gcc's AMX
+ * intrinsics pass the tile stride as a long, 32 bits there, which the assembler rejects.
+ * Without it the real units are never usable, with the reason, and the emulated ones run. */
+#if defined(LADDER_X86) && defined(__x86_64__) && !defined(LADDER_MSVC) && !defined(_WIN32) && \
+    (defined(__GNUC__) || defined(__clang__))
+#define LADDER_BF16_UNITS 1
+#endif
 /* The unit that c_bf16's micro-kernel runs on. The two "emulate" units are portable scalar
  * micro-kernels with the real units' arithmetic (bf16 pairs, products exact in float32, each
  * of the two adds rounded to nearest) on the same packed layout and tile: they let the

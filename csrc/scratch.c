@@ -3,10 +3,15 @@
  * each time, so every call pays a page fault per 4 KiB of them: at n = 256 that is as much
  * time as packing itself. A thread's buffers grow to the largest blocks it has used (at
  * most 2 MC x KC + KC x NC elements, a few MiB, whatever the matrix sizes) and are freed
- * when the thread ends. Compiled for the baseline ISA. */
-#include <pthread.h>
+ * when the thread ends. Compiled for the baseline ISA.
+ * The per-thread slot is a POSIX thread-specific key, or on Windows a fiber-local slot
+ * (FlsAlloc), whose callback frees a thread's buffers when it ends as the key's destructor
+ * does: Windows has no pthreads, and MSVC's __declspec(thread) frees nothing. */
 #include <stdlib.h>
 #include "ladder.h"
+#if !defined(_WIN32)
+#include <pthread.h>
+#endif
 
 #define SLOTS 4
 
@@ -15,43 +20,76 @@ typedef struct {
     size_t bytes[SLOTS];
 } thread_scratch;
 
-static pthread_key_t key;
-static pthread_once_t key_once = PTHREAD_ONCE_INIT;
-static int key_ok;
-
 static void release(void *p)
 {
     thread_scratch *s = p;
+    if (!s)
+        return;
     for (int i = 0; i < SLOTS; i++)
-        free(s->ptr[i]);
+        ladder_aligned_free(s->ptr[i]);
     free(s);
 }
+
+/* The calling thread's slot: key_ready() once (1 if the slot exists), then get and set. */
+#if defined(_WIN32)
+static DWORD key = FLS_OUT_OF_INDEXES;
+static INIT_ONCE key_once = INIT_ONCE_STATIC_INIT;
+
+static VOID NTAPI release_fls(PVOID p) { release(p); }
+
+static BOOL CALLBACK make_key(PINIT_ONCE once, PVOID parameter, PVOID *context)
+{
+    (void)once, (void)parameter, (void)context;
+    key = FlsAlloc(release_fls);
+    return TRUE;
+}
+
+static int key_ready(void)
+{
+    InitOnceExecuteOnce(&key_once, make_key, NULL, NULL);
+    return key != FLS_OUT_OF_INDEXES;
+}
+static thread_scratch *get_mine(void)
+{
+    return key != FLS_OUT_OF_INDEXES ? FlsGetValue(key) : NULL;
+}
+static int set_mine(thread_scratch *s) { return FlsSetValue(key, s) ? 0 : -1; }
+#else
+static pthread_key_t key;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static int key_ok;
 
 static void make_key(void)
 {
     key_ok = pthread_key_create(&key, release) == 0;
 }
 
+static int key_ready(void)
+{
+    pthread_once(&key_once, make_key);
+    return key_ok;
+}
+static thread_scratch *get_mine(void) { return key_ok ? pthread_getspecific(key) : NULL; }
+static int set_mine(thread_scratch *s) { return pthread_setspecific(key, s); }
+#endif
+
 void *ladder_scratch(int slot, size_t bytes)
 {
-    if (slot < 0 || slot >= SLOTS)
+    if (slot < 0 || slot >= SLOTS || !key_ready())
         return NULL;
-    pthread_once(&key_once, make_key);
-    if (!key_ok)
-        return NULL;
-    thread_scratch *s = pthread_getspecific(key);
+    thread_scratch *s = get_mine();
     if (!s) {
         if (!(s = calloc(1, sizeof *s)))
             return NULL;
-        if (pthread_setspecific(key, s) != 0) {
+        if (set_mine(s) != 0) {
             free(s);
             return NULL;
         }
     }
     if (s->bytes[slot] < bytes) {
-        free(s->ptr[slot]);
-        const size_t rounded = (bytes + 63) / 64 * 64; /* aligned_alloc wants a multiple */
-        s->ptr[slot] = aligned_alloc(64, rounded ? rounded : 64);
+        ladder_aligned_free(s->ptr[slot]);
+        const size_t rounded = (bytes + 63) / 64 * 64;
+        s->ptr[slot] = ladder_aligned_alloc(64, rounded);
         s->bytes[slot] = s->ptr[slot] ? rounded : 0;
     }
     return s->ptr[slot];
@@ -59,11 +97,11 @@ void *ladder_scratch(int slot, size_t bytes)
 
 void ladder_scratch_trim(int slot, size_t keep)
 {
-    if (slot < 0 || slot >= SLOTS || !key_ok)
+    if (slot < 0 || slot >= SLOTS)
         return;
-    thread_scratch *s = pthread_getspecific(key);
+    thread_scratch *s = get_mine();
     if (s && s->bytes[slot] > keep) {
-        free(s->ptr[slot]);
+        ladder_aligned_free(s->ptr[slot]);
         s->ptr[slot] = NULL;
         s->bytes[slot] = 0;
     }

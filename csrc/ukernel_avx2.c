@@ -19,7 +19,7 @@
 #define A_ROW(i) ((i) < 3 ? a0 : a3)  /* a constant choice */
 _Static_assert(UK_AVX2_MR == 6, "ROWS lists the micro-kernel's MR rows");
 
-LADDER_TARGET_AVX2 static inline __attribute__((always_inline)) void
+LADDER_TARGET_AVX2 LADDER_INLINE void
 tile_s(size_t kc, const float *Ap, size_t rs_a, size_t cs_a, const float *Bp, float *C, size_t ldc,
        int accumulate, const char *warm)
 {
@@ -76,7 +76,7 @@ LADDER_TARGET_AVX2 void ukernel_avx2_6x16_rows(size_t kc, const float *A, size_t
     tile_s(kc, A, lda, 1, Bp, C, ldc, accumulate, warm);
 }
 
-LADDER_TARGET_AVX2 static inline __attribute__((always_inline)) void
+LADDER_TARGET_AVX2 LADDER_INLINE void
 tile_d(size_t kc, const double *Ap, size_t rs_a, size_t cs_a, const double *Bp, double *C, size_t ldc,
        int accumulate, const char *warm)
 {

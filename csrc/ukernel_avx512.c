@@ -21,7 +21,7 @@
 #define A_ROW(i) ((i) < 3 ? a0 : (i) < 6 ? a3 : (i) < 9 ? a6 : a9)  /* a constant choice */
 _Static_assert(UK_AVX512_MR == 12, "ROWS lists the micro-kernel's MR rows");
 
-LADDER_TARGET_AVX512 static inline __attribute__((always_inline)) void
+LADDER_TARGET_AVX512 LADDER_INLINE void
 tile_s(const int rows, size_t kc, const float *Ap, size_t rs_a, size_t cs_a, const float *Bp,
        float *C, size_t ldc, int accumulate, const char *warm)
 {
@@ -88,7 +88,7 @@ void ukernel_avx512_12x32_half(size_t kc, const float *Ap, const float *Bp, floa
     tile_s(UK_AVX512_MR / 2, kc, Ap, 1, UK_AVX512_MR, Bp, C, ldc, accumulate, warm);
 }
 
-LADDER_TARGET_AVX512 static inline __attribute__((always_inline)) void
+LADDER_TARGET_AVX512 LADDER_INLINE void
 tile_d(const int rows, size_t kc, const double *Ap, size_t rs_a, size_t cs_a, const double *Bp,
        double *C, size_t ldc, int accumulate, const char *warm)
 {

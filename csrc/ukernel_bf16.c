@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "ladder.h"
-#if defined(LADDER_X86) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(LADDER_BF16_UNITS)
 #include <immintrin.h>
 #define BF16_UNITS 1
 #define TARGET_AVX512_BF16 __attribute__((target("avx512f,avx512bf16")))

@@ -65,7 +65,7 @@ static void scalar_columns(size_t i, size_t rows, size_t j0, size_t j1, const re
     }
 #define DEFINE_ISA(NAME, TARGET, VEC, LANES, SET1, ZERO, LOADU, FMADD_, STOREU_, STREAM_,   \
                    FENCE, HAS_SHIFT, SHIFT)                                               \
-    TARGET static inline __attribute__((always_inline)) void                              \
+    TARGET LADDER_INLINE void                                                             \
     NAME##_band(const int rows, size_t i, size_t Wv, size_t W, const real *x, size_t ldx, \
                 const VEC *wv, real *y, size_t ldy, int nt)                               \
     {                                                                                     \

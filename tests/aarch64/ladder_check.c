@@ -173,7 +173,8 @@ DEFINE_UKERNEL(double, d, ukernel_neon_8x6, UK_NEON_NR_D)
         const size_t Ho = H - 2, Wo = W - 2, line = 64 / sizeof(T);                      \
         const size_t ldx = W + 5, ldy = aligned ? (Wo + line - 1) / line * line : W + 1; \
         T *x = malloc(H * ldx * sizeof(T)), w[9];                                        \
-        T *y = aligned ? aligned_alloc(64, Ho * ldy * sizeof(T)) : malloc(Ho * ldy * sizeof(T)); \
+        T *y = aligned ? ladder_aligned_alloc(64, Ho * ldy * sizeof(T))                  \
+                       : malloc(Ho * ldy * sizeof(T));                                   \
         for (size_t i = 0; i < H * ldx; i++) x[i] = (T)uniform(&seed);                   \
         for (int k = 0; k < 9; k++) w[k] = (T)uniform(&seed);                            \
         for (int rung = 0; rung < 7; rung++) {                                           \
@@ -207,7 +208,9 @@ DEFINE_UKERNEL(double, d, ukernel_neon_8x6, UK_NEON_NR_D)
                     }                                                                    \
                 }                                                                        \
         }                                                                                \
-        free(x), free(y);                                                                \
+        free(x);                                                                         \
+        if (aligned) ladder_aligned_free(y);                                             \
+        else free(y);                                                                    \
     }
 DEFINE_CONV(float, s, FLT_EPSILON)
 DEFINE_CONV(double, d, DBL_EPSILON)
