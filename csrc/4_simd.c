@@ -31,7 +31,7 @@ int MM(simd)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real
         return 0;
     const ladder_blocking bs = p.bs;
     real *Ap, *Bp;
-    if (get_packing(&bs, M, N, K, 1, &Ap, &Bp) != 0)
+    if (get_packing(&p, M, N, K, 1, &Ap, &Bp) != 0)
         return -2;
     const int in_place = a_in_place(&p, M, K, lda);
     for (size_t jc = 0; jc < N; jc += bs.nc) {              /* B panel -> L2/L3 */

@@ -13,6 +13,7 @@
  *   small n, where the barriers and packing are a larger share.
  * A few rows of A (M <= 8) take rung 4's unpacked loop (few_rows.c), its chunks shared out;
  * a small A is read in place, as in rung 4 (a_in_place in blis_loops.h).
+ * The loop variant pack_b_rows (ladder.h) deals B's panel out by runs of rows of k instead.
  * threads: the caller passes >= 1. Built without OpenMP the pragmas are ignored and this
  * runs serially (ml.kernels() then lists c_omp unavailable). */
 
@@ -29,10 +30,11 @@ int MM(omp)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real 
     const ladder_blocking bs = p.bs;
     const size_t mr = bs.mr, nr = bs.nr;
     real *Ap, *Bp;
-    if (get_packing(&bs, M, N, K, 2, &Ap, &Bp) != 0)
+    if (get_packing(&p, M, N, K, 2, &Ap, &Bp) != 0)
         return -2;
     real *const A_blocks[2] = {Ap, Ap + a_block_elements(&bs, M, K)};
     const int in_place = a_in_place(&p, M, K, lda);  /* A's full micro-panels not packed */
+    const int b_by_rows = p.variants & LADDER_VARIANT_PACK_B_ROWS;
 
     #pragma omp parallel num_threads(threads)
     for (size_t jc = 0; jc < N; jc += bs.nc) {
@@ -42,9 +44,17 @@ int MM(omp)(size_t M, size_t N, size_t K, const real *A, size_t lda, const real 
         for (size_t pc = 0; pc < K; pc += bs.kc) {
             const size_t kc = min_size(bs.kc, K - pc);
             #pragma omp barrier  /* every tile that reads B's panel is done: refill it */
-            #pragma omp for schedule(static) nowait
-            for (size_t j0 = 0; j0 < nc; j0 += b_share)
-                pack_b(kc, min_size(b_share, nc - j0), nr, B + pc * ldb + jc + j0, ldb, Bp + j0 * kc);
+            if (b_by_rows) {  /* the variant: runs of B_ROWS rows of every micro-panel */
+                #pragma omp for schedule(static) nowait
+                for (size_t k0 = 0; k0 < kc; k0 += B_ROWS)
+                    pack_b_rows(k0, min_size(kc, k0 + B_ROWS), kc, nc, nr, B + pc * ldb + jc,
+                                ldb, Bp);
+            } else {
+                #pragma omp for schedule(static) nowait
+                for (size_t j0 = 0; j0 < nc; j0 += b_share)
+                    pack_b(kc, min_size(b_share, nc - j0), nr, B + pc * ldb + jc + j0, ldb,
+                           Bp + j0 * kc);
+            }
             for (size_t ic = 0, block = 0; ic < M; ic += bs.mc, block++) {
                 const size_t mc = min_size(bs.mc, M - ic);
                 real *const Ablock = A_blocks[block % 2];

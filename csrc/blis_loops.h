@@ -21,6 +21,7 @@ typedef struct {
     ukernel_rows_fn run_rows;  /* full tiles with A read in place, lda apart; or NULL */
     ladder_blocking bs;
     size_t block_elements;  /* MC x KC of the blocking before it is fitted to this product */
+    int variants;  /* the loop variants of this call (LADDER_VARIANT_*), read once */
 } gemm_plan;
 
 static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
@@ -42,13 +43,17 @@ static int make_plan(gemm_plan *plan, int isa, size_t M, size_t N, size_t K, int
 {
     plan->run = plan->run_half = NULL;
     plan->run_rows = NULL;
+    plan->variants = ladder_loop_variants();
 #if defined(LADDER_X86)
+    /* the prefetch variant changes the packed kernels only: the _rows ones, for products
+     * of one small A, keep theirs */
+    const int pf = plan->variants & LADDER_VARIANT_PREFETCH;
     if (isa == LADDER_ISA_AVX512) {
-        plan->run = UKERNEL_AVX512;
-        plan->run_half = UKERNEL_AVX512_HALF;
+        plan->run = pf ? UKERNEL_AVX512_PF : UKERNEL_AVX512;
+        plan->run_half = pf ? UKERNEL_AVX512_HALF_PF : UKERNEL_AVX512_HALF;
         plan->run_rows = UKERNEL_AVX512_ROWS;
     } else if (isa == LADDER_ISA_AVX2) {
-        plan->run = UKERNEL_AVX2;
+        plan->run = pf ? UKERNEL_AVX2_PF : UKERNEL_AVX2;
         plan->run_rows = UKERNEL_AVX2_ROWS;
     }
 #elif defined(LADDER_ARM64)
@@ -58,7 +63,7 @@ static int make_plan(gemm_plan *plan, int isa, size_t M, size_t N, size_t K, int
     if (!plan->run || !ladder_isa_compiled(isa))
         return -1;
     ladder_blocking *bs = &plan->bs;
-    *bs = ladder_gemm_blocking(sizeof(real), isa);
+    *bs = ladder_gemm_blocking(sizeof(real), isa);  /* the l2_kc variant acts in there */
     plan->block_elements = bs->mc * bs->kc;
     if (M <= bs->mc) /* one block of A: each B panel is read once, just after packing */
         bs->nc = ladder_one_block_nc(bs, sizeof(real), M);
@@ -90,11 +95,15 @@ static inline void copy_row(real *restrict dst, const real *restrict src, size_t
  * row at a time would write to addresses KC*NR*elem apart, all in one L1 set; copying one
  * micro-panel at a time would read B in short pieces of rows a page apart. */
 #define B_ROWS 8
-static void pack_b(size_t kc, size_t nc, size_t nr, const real *B, size_t ldb, real *Bp)
+/* Rows k_from to k_to of that (B and Bp still the panel's start): the part of every
+ * micro-panel that those rows fill. c_omp's pack_b_rows variant deals the rows out to its
+ * threads, each of which so reads whole rows of B. */
+static void pack_b_rows(size_t k_from, size_t k_to, size_t kc, size_t nc, size_t nr,
+                        const real *B, size_t ldb, real *Bp)
 {
     const size_t full = nc / nr * nr;
-    for (size_t k0 = 0; k0 < kc; k0 += B_ROWS) {
-        const size_t k1 = min_size(kc, k0 + B_ROWS);
+    for (size_t k0 = k_from; k0 < k_to; k0 += B_ROWS) {
+        const size_t k1 = min_size(k_to, k0 + B_ROWS);
         real *panel = Bp;
         for (size_t j0 = 0; j0 < full; j0 += nr, panel += kc * nr)
             for (size_t k = k0; k < k1; k++)
@@ -106,6 +115,11 @@ static void pack_b(size_t kc, size_t nc, size_t nr, const real *B, size_t ldb, r
                 for (; j < nr; j++) panel[k * nr + j] = 0;
             }
     }
+}
+
+static void pack_b(size_t kc, size_t nc, size_t nr, const real *B, size_t ldb, real *Bp)
+{
+    pack_b_rows(0, kc, kc, nc, nr, B, ldb, Bp);
 }
 
 /* A[0:mc, 0:kc] -> MR-tall micro-panels, each kc columns of MR values; zero-padded past mc. */
@@ -285,13 +299,16 @@ static size_t a_block_elements(const ladder_blocking *bs, size_t M, size_t K)
 }
 
 /* The packing buffers: `a_blocks` blocks of A and one KC x NC panel of B at most, whatever
- * the sizes; the calling thread's, reused from call to call (scratch.c). */
-static int get_packing(const ladder_blocking *bs, size_t M, size_t N, size_t K,
-                       size_t a_blocks, real **Ap, real **Bp)
+ * the sizes; the calling thread's, reused from call to call (scratch.c), in huge pages under
+ * the hugepages variant. */
+static int get_packing(const gemm_plan *p, size_t M, size_t N, size_t K, size_t a_blocks,
+                       real **Ap, real **Bp)
 {
-    *Ap = ladder_scratch(0, a_blocks * a_block_elements(bs, M, K) * sizeof(real));
-    *Bp = ladder_scratch(1, min_size(bs->kc, K) * round_up(min_size(bs->nc, N), bs->nr) *
-                                sizeof(real));
+    const ladder_blocking *bs = &p->bs;
+    const int slot = p->variants & LADDER_VARIANT_HUGEPAGES ? LADDER_SCRATCH_HUGE : 0;
+    *Ap = ladder_scratch(slot, a_blocks * a_block_elements(bs, M, K) * sizeof(real));
+    *Bp = ladder_scratch(slot + 1, min_size(bs->kc, K) * round_up(min_size(bs->nc, N), bs->nr) *
+                                       sizeof(real));
     return *Ap && *Bp ? 0 : -1;
 }
 

@@ -55,8 +55,13 @@ static size_t isqrt(size_t x)
     return r;
 }
 
-ladder_blocking ladder_gemm_model(size_t elem, size_t mr, size_t nr, const ladder_cache *l1,
-                                  const ladder_cache *l2, const ladder_cache *l3)
+/* l1_caps_kc 0 (the loop variant l2_kc) leaves out L1's cap: where the cap binds (float64
+ * with the 12 x 16 tile on a 48 KiB L1: KC 464 where L2 alone gives 672), the A micro-panel
+ * then streams from L2 beside B's, which L2 feeds at the kernel's rate (docs/blocking.md), and
+ * KC comes back to the balance of C's traffic against B's; ways_a_l1 is then 0. */
+ladder_blocking ladder_gemm_model_ex(size_t elem, size_t mr, size_t nr, const ladder_cache *l1,
+                                     const ladder_cache *l2, const ladder_cache *l3,
+                                     int l1_caps_kc)
 {
     ladder_blocking b = {0};
     b.mr = mr;
@@ -64,8 +69,8 @@ ladder_blocking ladder_gemm_model(size_t elem, size_t mr, size_t nr, const ladde
     const size_t w1 = l1->ways > 1 ? l1->ways : 2, w2 = l2->ways > 2 ? l2->ways : 3,
                  w3 = l3->ways > 2 ? l3->ways : 3;
     /* KC: balances C's traffic against B's, within L1's cap; then B's ways in L2. */
-    b.ways_a_l1 = w1 - 1;
-    const size_t kc_l1 = b.ways_a_l1 * way_bytes(l1) / (mr * elem);
+    b.ways_a_l1 = l1_caps_kc ? w1 - 1 : 0;
+    const size_t kc_l1 = l1_caps_kc ? b.ways_a_l1 * way_bytes(l1) / (mr * elem) : (size_t)-1;
     size_t b_ways = 1, kc = 0;
     for (int pass = 0; pass < 2; pass++) { /* B's ways depend on KC: settle them */
         const size_t a_elements = (w2 > 1 + b_ways ? w2 - 1 - b_ways : 1) * way_bytes(l2) / elem;
@@ -82,6 +87,12 @@ ladder_blocking ladder_gemm_model(size_t elem, size_t mr, size_t nr, const ladde
     const size_t nc = b.ways_b_l3 * way_bytes(l3) / (b.kc * elem);
     b.nc = round_down(nc < NC_MAX ? nc : NC_MAX, nr, nr);
     return b;
+}
+
+ladder_blocking ladder_gemm_model(size_t elem, size_t mr, size_t nr, const ladder_cache *l1,
+                                  const ladder_cache *l2, const ladder_cache *l3)
+{
+    return ladder_gemm_model_ex(elem, mr, nr, l1, l2, l3, 1);
 }
 
 size_t ladder_one_block_nc(const ladder_blocking *b, size_t elem, size_t m)
@@ -138,7 +149,8 @@ ladder_blocking ladder_gemm_blocking(size_t elem, int isa)
     tile_of(elem, isa, &mr, &nr);
     const ladder_cache l1 = ladder_cache_info(1), l2 = ladder_cache_info(2),
                        l3 = ladder_cache_info(3);
-    ladder_blocking b = ladder_gemm_model(elem, mr, nr, &l1, &l2, &l3);
+    const int l1_caps_kc = !(ladder_loop_variants() & LADDER_VARIANT_L2_KC);
+    ladder_blocking b = ladder_gemm_model_ex(elem, mr, nr, &l1, &l2, &l3, l1_caps_kc);
     const int i = elem == 8;
     const size_t kc = atomic_load(&override_kc[i]), mc = atomic_load(&override_mc[i]),
                  nc = atomic_load(&override_nc[i]);
@@ -147,6 +159,22 @@ ladder_blocking ladder_gemm_blocking(size_t elem, int isa)
     if (nc) b.nc = round_down(nc, b.nr, b.nr);
     b.overridden = kc || mc || nc;
     return b;
+}
+
+/* ---- loop variants of rungs 4-5 (ladder.h) --------------------------------------------- */
+static atomic_int loop_variants;
+
+int ladder_loop_variants(void)
+{
+    return atomic_load(&loop_variants);
+}
+
+int ladder_set_loop_variants(int mask)
+{
+    if (mask & ~LADDER_VARIANT_ALL)
+        return -1;
+    atomic_store(&loop_variants, mask);
+    return 0;
 }
 
 static atomic_size_t override_kb[2], override_nb[2];

@@ -91,6 +91,18 @@ void ukernel_avx512_12x16_rows(UKERNEL_ROWS_ARGS(double));
 /* arm64 Advanced SIMD (NEON): 24 of the 32 128-bit registers hold the tile. */
 void ukernel_neon_8x12(UKERNEL_ARGS(float));
 void ukernel_neon_8x6(UKERNEL_ARGS(double));
+/* The loop variant "prefetch" (see ladder_loop_variants) of the full and half x86 tiles:
+ * the same arithmetic, with software prefetches in the k loop (ukernel_avx2.c says which). */
+void ukernel_avx2_6x16_pf(UKERNEL_ARGS(float));
+void ukernel_avx2_6x8_pf(UKERNEL_ARGS(double));
+void ukernel_avx512_12x32_pf(UKERNEL_ARGS(float));
+void ukernel_avx512_12x16_pf(UKERNEL_ARGS(double));
+void ukernel_avx512_12x32_half_pf(UKERNEL_ARGS(float));
+void ukernel_avx512_12x16_half_pf(UKERNEL_ARGS(double));
+/* Prefetch variant: A and B are prefetched this many k steps ahead of their loads, and the C
+ * tile's rows over the last UK_PF_C_TAIL k steps (one row a step) instead of before the loop. */
+#define UK_PF_K_AHEAD 8
+#define UK_PF_C_TAIL 32
 #define UK_WARM_BYTES_PER_K 16
 
 #define UK_AVX2_MR 6
@@ -109,18 +121,24 @@ void ukernel_neon_8x6(UKERNEL_ARGS(double));
 typedef double real;
 #define MM(rung) mm_##rung##_d
 #define UKERNEL_AVX2 ukernel_avx2_6x8
+#define UKERNEL_AVX2_PF ukernel_avx2_6x8_pf
 #define UKERNEL_AVX2_ROWS ukernel_avx2_6x8_rows
 #define UKERNEL_AVX512 ukernel_avx512_12x16
+#define UKERNEL_AVX512_PF ukernel_avx512_12x16_pf
 #define UKERNEL_AVX512_HALF ukernel_avx512_12x16_half
+#define UKERNEL_AVX512_HALF_PF ukernel_avx512_12x16_half_pf
 #define UKERNEL_AVX512_ROWS ukernel_avx512_12x16_rows
 #define UKERNEL_NEON ukernel_neon_8x6
 #else
 typedef float real;
 #define MM(rung) mm_##rung##_s
 #define UKERNEL_AVX2 ukernel_avx2_6x16
+#define UKERNEL_AVX2_PF ukernel_avx2_6x16_pf
 #define UKERNEL_AVX2_ROWS ukernel_avx2_6x16_rows
 #define UKERNEL_AVX512 ukernel_avx512_12x32
+#define UKERNEL_AVX512_PF ukernel_avx512_12x32_pf
 #define UKERNEL_AVX512_HALF ukernel_avx512_12x32_half
+#define UKERNEL_AVX512_HALF_PF ukernel_avx512_12x32_half_pf
 #define UKERNEL_AVX512_ROWS ukernel_avx512_12x32_rows
 #define UKERNEL_NEON ukernel_neon_8x12
 #endif
@@ -155,8 +173,10 @@ int ladder_has_openmp(void);
 
 /* ---- packing buffers (scratch.c) ------------------------------------------------------ */
 /* A 64-byte-aligned buffer of at least `bytes`, owned by the calling thread and reused by its
- * next call with the same slot (0: A, 1: B, 2 and 3: Strassen's blocks at each level); NULL
- * if memory ran out. */
+ * next call with the same slot (0: A, 1: B, 2 and 3: Strassen's blocks at each level; 4 and 5:
+ * A and B of the loop variant "hugepages", 2 MiB-aligned, whole 2 MiB pages and advised
+ * MADV_HUGEPAGE where the OS has it); NULL if memory ran out. */
+#define LADDER_SCRATCH_HUGE 4 /* the first slot of huge-page buffers */
 void *ladder_scratch(int slot, size_t bytes);
 /* Frees the calling thread's buffer in `slot` if it is larger than `keep` bytes. */
 void ladder_scratch_trim(int slot, size_t keep);
@@ -189,6 +209,25 @@ ladder_blocking ladder_gemm_blocking(size_t elem, int isa);
 size_t ladder_one_block_nc(const ladder_blocking *b, size_t elem, size_t m);
 /* Sizes for one element size, for a tuner or a sweep; 0 keeps the model's. */
 void ladder_set_gemm_blocking(size_t elem, size_t mc, size_t kc, size_t nc);
+/* The model with a choice: l1_caps_kc 0 leaves out L1's cap on KC (the loop variant l2_kc). */
+ladder_blocking ladder_gemm_model_ex(size_t elem, size_t mr, size_t nr, const ladder_cache *l1,
+                                     const ladder_cache *l2, const ladder_cache *l3,
+                                     int l1_caps_kc);
+
+/* Loop variants of c_simd/c_omp (blocking.c), for racing against the default loop nest in one
+ * process; a bit mask, 0 (the default) is the loop nest without them. Each call reads the
+ * mask once, when it plans. From Python: ml.set_loop_variants.
+ *   PREFETCH     the micro-kernels prefetch A and B ahead in the k loop, and the C tile
+ *                over the loop's last steps instead of before it (ukernel_avx2.c);
+ *   HUGEPAGES    the packing buffers in 2 MiB-aligned memory advised MADV_HUGEPAGE (scratch.c);
+ *   PACK_B_ROWS  c_omp's threads pack B's panel by runs of rows of k, every micro-panel each,
+ *                instead of by runs of whole micro-panels (5_omp.c);
+ *   L2_KC        KC from the L2 balance alone, without L1's cap (blocking.c). */
+enum { LADDER_VARIANT_PREFETCH = 1, LADDER_VARIANT_HUGEPAGES = 2, LADDER_VARIANT_PACK_B_ROWS = 4,
+       LADDER_VARIANT_L2_KC = 8, LADDER_VARIANT_ALL = 15 };
+int ladder_loop_variants(void);
+/* Returns 0, or -1 (and changes nothing) for bits outside LADDER_VARIANT_ALL. */
+int ladder_set_loop_variants(int mask);
 
 /* c_blocked's tiles: a row segment of NB values of C stays in L1, a KB x NB tile of B in L2. */
 typedef struct {

@@ -10,7 +10,14 @@
  * packed (rs_a = 1, cs_a = MR), or in place for a small A (the _rows kernels, rs_a = lda).
  * Each function is compiled for AVX2/FMA (LADDER_TARGET_AVX2), whatever the global flags,
  * and called only after ladder_best_isa() has checked the CPU, so older CPUs never see
- * these instructions. On other CPUs this file compiles to nothing. */
+ * these instructions. On other CPUs this file compiles to nothing.
+ * The _pf kernels (the loop variant "prefetch", ladder.h) are the same tiles with what
+ * OpenBLAS's Haswell and SkylakeX kernels prefetch inside the k loop: A's and B's micro-panels
+ * UK_PF_K_AHEAD steps ahead of their loads (one prefetch per 64 bytes a step; A's runs on into
+ * the next A micro-panel, which the next call reads), and the C tile's rows over the last
+ * UK_PF_C_TAIL steps, one row a step, instead of before the loop, where a long k loop's stream
+ * of A and B can evict them from L1 again before the stores. A flag `pf`, a constant in each
+ * caller, picks the loops, so the default kernels are compiled as before. */
 #include "ladder.h"
 #if defined(LADDER_X86)
 #include <immintrin.h>
@@ -19,13 +26,26 @@
 #define A_ROW(i) ((i) < 3 ? a0 : a3)  /* a constant choice */
 _Static_assert(UK_AVX2_MR == 6, "ROWS lists the micro-kernel's MR rows");
 
+/* The prefetches of the _pf kernels, in one k step: `bytes` of a stream per step, from p
+ * UK_PF_K_AHEAD steps ahead; and row `row` of the C tile (NR values of `size` bytes). */
+#define PF_AHEAD(p, bytes)                                                              \
+    for (size_t o_ = 0; o_ < (bytes); o_ += 64)                                         \
+        _mm_prefetch((const char *)(p) + UK_PF_K_AHEAD * (bytes) + o_, _MM_HINT_T0);
+#define PF_C_ROW(row, nr, size)                                                         \
+    {                                                                                   \
+        const char *r_ = (const char *)(C + (row) * ldc);                               \
+        for (size_t o_ = 0; o_ < (nr) * (size); o_ += 64)                               \
+            _mm_prefetch(r_ + o_, _MM_HINT_T0);                                         \
+        _mm_prefetch(r_ + (nr) * (size) - 1, _MM_HINT_T0);                              \
+    }
+
 LADDER_TARGET_AVX2 LADDER_INLINE void
-tile_s(size_t kc, const float *Ap, size_t rs_a, size_t cs_a, const float *Bp, float *C, size_t ldc,
-       int accumulate, const char *warm)
+tile_s(const int pf, size_t kc, const float *Ap, size_t rs_a, size_t cs_a, const float *Bp,
+       float *C, size_t ldc, int accumulate, const char *warm)
 {
 #define ZERO(i) __m256 c##i##a = _mm256_setzero_ps(), c##i##b = _mm256_setzero_ps();
     ROWS(ZERO)
-    for (int i = 0; i < UK_AVX2_MR; i++) {  /* C comes from memory: start fetching it now */
+    for (int i = 0; !pf && i < UK_AVX2_MR; i++) {  /* C comes from memory: start fetching it now */
         _mm_prefetch((const char *)(C + i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(C + i * ldc + UK_AVX2_NR_S - 1), _MM_HINT_T0);
     }
@@ -35,20 +55,45 @@ tile_s(size_t kc, const float *Ap, size_t rs_a, size_t cs_a, const float *Bp, fl
     /* rows 0-2 of A are read from a0 at 0, rs_a and 2 rs_a, rows 3-5 from a3: x86 addressing
      * (base + index * 1 or 2) reaches them from two pointers */
     const float *a0 = Ap, *a3 = Ap + 3 * rs_a;
-#pragma GCC unroll 4
-    for (size_t k = 0; k < kc; k++, a0 += cs_a, a3 += cs_a, Bp += UK_AVX2_NR_S) {
-        _mm_prefetch(warm, _MM_HINT_T1);
-        warm += warm_step;
-        const __m256 b0 = _mm256_loadu_ps(Bp), b1 = _mm256_loadu_ps(Bp + 8);
 #define FMA_ROW(i)                                                                      \
         {                                                                               \
             const __m256 a = _mm256_broadcast_ss(A_ROW(i) + (i) % 3 * rs_a);            \
             c##i##a = _mm256_fmadd_ps(a, b0, c##i##a);                                  \
             c##i##b = _mm256_fmadd_ps(a, b1, c##i##b);                                  \
         }
-        ROWS(FMA_ROW)
-#undef FMA_ROW
+    /* one step of k: A's column k (MR values) times B's row k (NR values); each loop
+     * below then moves A's and B's pointers on */
+#define K_BODY()                                                                        \
+    {                                                                                   \
+        _mm_prefetch(warm, _MM_HINT_T1);                                                \
+        warm += warm_step;                                                              \
+        const __m256 b0 = _mm256_loadu_ps(Bp), b1 = _mm256_loadu_ps(Bp + 8);            \
+        ROWS(FMA_ROW)                                                                   \
     }
+#define NEXT_K a0 += cs_a, a3 += cs_a, Bp += UK_AVX2_NR_S
+    if (!pf) {
+#pragma GCC unroll 4
+        for (size_t k = 0; k < kc; k++, NEXT_K)
+            K_BODY()
+    } else {  /* packed A: cs_a = MR */
+        const size_t tail = kc < UK_PF_C_TAIL ? kc : UK_PF_C_TAIL;
+#pragma GCC unroll 4
+        for (size_t k = tail; k < kc; k++, NEXT_K) {
+            PF_AHEAD(a0, UK_AVX2_MR * sizeof(float))
+            PF_AHEAD(Bp, UK_AVX2_NR_S * sizeof(float))
+            K_BODY()
+        }
+        for (size_t t = 0; t < tail; t++, NEXT_K) {  /* the last steps: C's rows too */
+            PF_AHEAD(a0, UK_AVX2_MR * sizeof(float))
+            PF_AHEAD(Bp, UK_AVX2_NR_S * sizeof(float))
+            if (t < UK_AVX2_MR)
+                PF_C_ROW(t, UK_AVX2_NR_S, sizeof(float))
+            K_BODY()
+        }
+    }
+#undef K_BODY
+#undef NEXT_K
+#undef FMA_ROW
 #define STORE_ROW(i)                                                                    \
     {                                                                                   \
         float *row = C + i * ldc;                                                       \
@@ -67,22 +112,28 @@ tile_s(size_t kc, const float *Ap, size_t rs_a, size_t cs_a, const float *Bp, fl
 LADDER_TARGET_AVX2 void ukernel_avx2_6x16(size_t kc, const float *Ap, const float *Bp, float *C, size_t ldc,
                     int accumulate, const char *warm)
 {
-    tile_s(kc, Ap, 1, UK_AVX2_MR, Bp, C, ldc, accumulate, warm);
+    tile_s(0, kc, Ap, 1, UK_AVX2_MR, Bp, C, ldc, accumulate, warm);
 }
 
 LADDER_TARGET_AVX2 void ukernel_avx2_6x16_rows(size_t kc, const float *A, size_t lda, const float *Bp, float *C,
                     size_t ldc, int accumulate, const char *warm)
 {
-    tile_s(kc, A, lda, 1, Bp, C, ldc, accumulate, warm);
+    tile_s(0, kc, A, lda, 1, Bp, C, ldc, accumulate, warm);
+}
+
+LADDER_TARGET_AVX2 void ukernel_avx2_6x16_pf(size_t kc, const float *Ap, const float *Bp, float *C,
+                                          size_t ldc, int accumulate, const char *warm)
+{
+    tile_s(1, kc, Ap, 1, UK_AVX2_MR, Bp, C, ldc, accumulate, warm);
 }
 
 LADDER_TARGET_AVX2 LADDER_INLINE void
-tile_d(size_t kc, const double *Ap, size_t rs_a, size_t cs_a, const double *Bp, double *C, size_t ldc,
-       int accumulate, const char *warm)
+tile_d(const int pf, size_t kc, const double *Ap, size_t rs_a, size_t cs_a, const double *Bp,
+       double *C, size_t ldc, int accumulate, const char *warm)
 {
 #define ZERO(i) __m256d c##i##a = _mm256_setzero_pd(), c##i##b = _mm256_setzero_pd();
     ROWS(ZERO)
-    for (int i = 0; i < UK_AVX2_MR; i++) {  /* C comes from memory: start fetching it now */
+    for (int i = 0; !pf && i < UK_AVX2_MR; i++) {  /* C comes from memory: start fetching it now */
         _mm_prefetch((const char *)(C + i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(C + i * ldc + UK_AVX2_NR_D - 1), _MM_HINT_T0);
     }
@@ -92,20 +143,45 @@ tile_d(size_t kc, const double *Ap, size_t rs_a, size_t cs_a, const double *Bp, 
     /* rows 0-2 of A are read from a0 at 0, rs_a and 2 rs_a, rows 3-5 from a3: x86 addressing
      * (base + index * 1 or 2) reaches them from two pointers */
     const double *a0 = Ap, *a3 = Ap + 3 * rs_a;
-#pragma GCC unroll 4
-    for (size_t k = 0; k < kc; k++, a0 += cs_a, a3 += cs_a, Bp += UK_AVX2_NR_D) {
-        _mm_prefetch(warm, _MM_HINT_T1);
-        warm += warm_step;
-        const __m256d b0 = _mm256_loadu_pd(Bp), b1 = _mm256_loadu_pd(Bp + 4);
 #define FMA_ROW(i)                                                                      \
         {                                                                               \
             const __m256d a = _mm256_broadcast_sd(A_ROW(i) + (i) % 3 * rs_a);           \
             c##i##a = _mm256_fmadd_pd(a, b0, c##i##a);                                  \
             c##i##b = _mm256_fmadd_pd(a, b1, c##i##b);                                  \
         }
-        ROWS(FMA_ROW)
-#undef FMA_ROW
+    /* one step of k: A's column k (MR values) times B's row k (NR values); each loop
+     * below then moves A's and B's pointers on */
+#define K_BODY()                                                                        \
+    {                                                                                   \
+        _mm_prefetch(warm, _MM_HINT_T1);                                                \
+        warm += warm_step;                                                              \
+        const __m256d b0 = _mm256_loadu_pd(Bp), b1 = _mm256_loadu_pd(Bp + 4);           \
+        ROWS(FMA_ROW)                                                                   \
     }
+#define NEXT_K a0 += cs_a, a3 += cs_a, Bp += UK_AVX2_NR_D
+    if (!pf) {
+#pragma GCC unroll 4
+        for (size_t k = 0; k < kc; k++, NEXT_K)
+            K_BODY()
+    } else {  /* packed A: cs_a = MR */
+        const size_t tail = kc < UK_PF_C_TAIL ? kc : UK_PF_C_TAIL;
+#pragma GCC unroll 4
+        for (size_t k = tail; k < kc; k++, NEXT_K) {
+            PF_AHEAD(a0, UK_AVX2_MR * sizeof(double))
+            PF_AHEAD(Bp, UK_AVX2_NR_D * sizeof(double))
+            K_BODY()
+        }
+        for (size_t t = 0; t < tail; t++, NEXT_K) {  /* the last steps: C's rows too */
+            PF_AHEAD(a0, UK_AVX2_MR * sizeof(double))
+            PF_AHEAD(Bp, UK_AVX2_NR_D * sizeof(double))
+            if (t < UK_AVX2_MR)
+                PF_C_ROW(t, UK_AVX2_NR_D, sizeof(double))
+            K_BODY()
+        }
+    }
+#undef K_BODY
+#undef NEXT_K
+#undef FMA_ROW
 #define STORE_ROW(i)                                                                    \
     {                                                                                   \
         double *row = C + i * ldc;                                                      \
@@ -124,13 +200,19 @@ tile_d(size_t kc, const double *Ap, size_t rs_a, size_t cs_a, const double *Bp, 
 LADDER_TARGET_AVX2 void ukernel_avx2_6x8(size_t kc, const double *Ap, const double *Bp, double *C, size_t ldc,
                     int accumulate, const char *warm)
 {
-    tile_d(kc, Ap, 1, UK_AVX2_MR, Bp, C, ldc, accumulate, warm);
+    tile_d(0, kc, Ap, 1, UK_AVX2_MR, Bp, C, ldc, accumulate, warm);
 }
 
 LADDER_TARGET_AVX2 void ukernel_avx2_6x8_rows(size_t kc, const double *A, size_t lda, const double *Bp, double *C,
                     size_t ldc, int accumulate, const char *warm)
 {
-    tile_d(kc, A, lda, 1, Bp, C, ldc, accumulate, warm);
+    tile_d(0, kc, A, lda, 1, Bp, C, ldc, accumulate, warm);
+}
+
+LADDER_TARGET_AVX2 void ukernel_avx2_6x8_pf(size_t kc, const double *Ap, const double *Bp,
+                                         double *C, size_t ldc, int accumulate, const char *warm)
+{
+    tile_d(1, kc, Ap, 1, UK_AVX2_MR, Bp, C, ldc, accumulate, warm);
 }
 
 #endif

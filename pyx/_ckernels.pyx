@@ -33,6 +33,14 @@ cdef extern from "ladder.h" nogil:
     ladder_blocking ladder_gemm_blocking(size_t, int)
     ladder_blocking ladder_gemm_model(size_t, size_t, size_t, const ladder_cache *,
                                       const ladder_cache *, const ladder_cache *)
+    ladder_blocking ladder_gemm_model_ex(size_t, size_t, size_t, const ladder_cache *,
+                                         const ladder_cache *, const ladder_cache *, int)
+    int ladder_loop_variants()
+    int ladder_set_loop_variants(int)
+    enum: LADDER_VARIANT_PREFETCH
+    enum: LADDER_VARIANT_HUGEPAGES
+    enum: LADDER_VARIANT_PACK_B_ROWS
+    enum: LADDER_VARIANT_L2_KC
     void ladder_set_gemm_blocking(size_t, size_t, size_t, size_t)
     ctypedef struct ladder_tiles:
         size_t kb, nb
@@ -191,10 +199,38 @@ cdef ladder_cache as_cache(level) except *:
     return c
 
 
-def gemm_model(size_t itemsize, size_t mr, size_t nr, l1, l2, l3):
-    """The blocking model alone, on any cache table: each level (bytes, ways, line bytes)."""
+def gemm_model(size_t itemsize, size_t mr, size_t nr, l1, l2, l3, bint l1_caps_kc=True):
+    """The blocking model alone, on any cache table: each level (bytes, ways, line bytes).
+    l1_caps_kc False: without L1's cap on KC, as under the loop variant l2_kc."""
     cdef ladder_cache c1 = as_cache(l1), c2 = as_cache(l2), c3 = as_cache(l3)
-    return blocking_dict(ladder_gemm_model(itemsize, mr, nr, &c1, &c2, &c3))
+    return blocking_dict(ladder_gemm_model_ex(itemsize, mr, nr, &c1, &c2, &c3, l1_caps_kc))
+
+
+# The loop variants of c_simd/c_omp, each name with its bit of csrc/ladder.h's mask, in the
+# order of the bits; LOOP_VARIANTS: the names.
+_VARIANT_BITS = {"prefetch": LADDER_VARIANT_PREFETCH, "hugepages": LADDER_VARIANT_HUGEPAGES,
+                 "pack_b_rows": LADDER_VARIANT_PACK_B_ROWS, "l2_kc": LADDER_VARIANT_L2_KC}
+LOOP_VARIANTS = tuple(sorted(_VARIANT_BITS, key=_VARIANT_BITS.get))
+
+
+def loop_variants():
+    """The loop variants in force, in LOOP_VARIANTS' order (an empty tuple: the default)."""
+    cdef int mask = ladder_loop_variants()
+    return tuple(name for name in LOOP_VARIANTS if mask & _VARIANT_BITS[name])
+
+
+def set_loop_variants(names):
+    """Put exactly these loop variants (a tuple of LOOP_VARIANTS' names) in force; returns
+    the previous ones."""
+    cdef int mask = 0
+    for name in names:
+        if name not in LOOP_VARIANTS:
+            raise ValueError(f"unknown loop variant {name!r}; choose from {', '.join(LOOP_VARIANTS)}")
+        mask |= _VARIANT_BITS[name]
+    previous = loop_variants()
+    if ladder_set_loop_variants(mask) != 0:
+        raise ValueError(f"loop variant mask {mask} outside the C library's")
+    return previous
 
 
 def blocked_model(size_t itemsize, l1, l2):

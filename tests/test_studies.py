@@ -9,11 +9,11 @@ import pytest
 
 import matmul_ladder as ml
 from matmul_ladder.studies import (cuda_ladder, cython_annotate, cython_vs_c, gpu_payoff,
-                                   strassen_crossover, tune_blocking, versus_numpy)
+                                   strassen_crossover, tune_blocking, versus_numpy, xeon_gap)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = ["versus_numpy", "cuda_ladder", "gpu_payoff", "strassen_crossover", "cython_vs_c",
-           "cython_annotate", "tune_blocking"]
+           "cython_annotate", "tune_blocking", "xeon_gap"]
 GPU = next(k.reason for k in ml.kernels() if k.name == "cupy")
 
 
@@ -199,6 +199,82 @@ def test_gpu_payoff_tiny_sweep():
     assert [r["n"] for r in rows] == [16, 64] and all(r["gpu_compute"] > 0 for r in rows)
 
 
+# ---- xeon_gap --------------------------------------------------------------------------
+def test_xeon_gap_parse_blocking():
+    assert xeon_gap.parse_blocking("240x696") == (240, 696) and xeon_gap.parse_blocking("") is None
+    for bad in ("240", "0x696", "240xk", "x696"):
+        with pytest.raises(ValueError, match="MCxKC"):
+            xeon_gap.parse_blocking(bad)
+
+
+def test_xeon_gap_contenders():
+    one = xeon_gap.choices("float64", 1, (240, 696))
+    assert list(one)[0] == "default" and one["default"] == ((), None)
+    assert one["prefetch"] == (("prefetch",), None) and "pack_b_rows" not in one
+    assert one["MC 240 KC 696"] == ((), (240, 696))
+    assert set(one["all"][0]) == set(one) - {"default", "all", "MC 240 KC 696"}
+    two = xeon_gap.choices("float32", 2, (240, 696))
+    assert "pack_b_rows" in two["all"][0] and not any(name.startswith("MC") for name in two)
+    # l2_kc is raced only where it changes the sizes
+    assert ("l2_kc" in one) == (xeon_gap.blocking_of("float64", ("l2_kc",))
+                                != xeon_gap.blocking_of("float64"))
+    assert xeon_gap.blocking_of("float64", (), (240, 696))[0] == 696
+
+
+def _xeon_gap_args(tmp_path, budget, sizes=(24,)):
+    import argparse
+    return argparse.Namespace(threads=2, sizes=list(sizes), dtypes=["float32", "float64"],
+                              budget=budget, block=0.0, min_time=0.0, f64_blocking="240x696",
+                              out=str(tmp_path), command="test")
+
+
+def test_xeon_gap_tiny_run(tmp_path, capsys):
+    before = ml.set_loop_variants("l2_kc")
+    try:
+        assert xeon_gap.run(_xeon_gap_args(tmp_path, 60.0)) == 0
+        assert ml.build_info()["simd"]["loop_variants"] == ["l2_kc"]  # restored
+    finally:
+        ml.set_loop_variants(before)
+    import csv
+    with open(tmp_path / "xeon_gap.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {(r["dtype"], r["threads"]) for r in rows} == {(d, t) for d in ("float32", "float64")
+                                                          for t in ("1", "2")}
+    default = [r for r in rows if r["contender"] == "default"]
+    assert all(float(r["vs default"]) == 1.0 for r in default) and len(default) == 4
+    assert {r["contender"] for r in rows if r["threads"] == "2"} >= {"numpy", "pack_b_rows", "all"}
+    assert "$ test" in (tmp_path / "xeon_gap.txt").read_text()
+    assert "transparent_hugepages" in (tmp_path / "machine.json").read_text()
+
+
+def test_xeon_gap_skips_what_the_budget_cannot_fit(tmp_path, capsys):
+    assert xeon_gap.run(_xeon_gap_args(tmp_path, 1e-6, sizes=(4096,))) == 1
+    assert capsys.readouterr().out.count("skipped") == 4
+
+
+def test_xeon_gap_times_no_wrong_answer(tmp_path, monkeypatch, capsys):
+    from matmul_ladder.bench import race
+
+    class Wrong:
+        def __init__(self, a, b):
+            pass
+
+        def violations(self, c):
+            return "planted"
+    monkeypatch.setattr(race, "Reference", Wrong)
+    assert xeon_gap.run(_xeon_gap_args(tmp_path, 60.0)) == 1
+    out = capsys.readouterr().out
+    assert out.count("gave a wrong answer, not timed: planted") == 4
+
+
+def test_race_pairs_rounds_against_any_baseline():
+    from matmul_ladder.bench.race import Race
+    r = Race({}, {}, 3, samples={"a": [1.0, 2.0, 4.0], "b": [2.0, 2.0, 2.0]})
+    assert r.ratio("b", "a") == 1.0 and r.ratio("a", "b") == 1.0  # medians of 1/2, 1, 2
+    r = Race({}, {}, 3, samples={"a": [1.0, 3.0, 4.0], "b": [2.0, 2.0, 2.0]})
+    assert r.ratio("b", "a") == 1.5 and r.ratio("a", "b") == pytest.approx(2 / 3)
+
+
 # ---- the scripts -----------------------------------------------------------------------
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_script_is_thin_and_helps(name):
@@ -211,5 +287,5 @@ def test_script_is_thin_and_helps(name):
 
 def test_every_study_has_a_one_line_docstring():
     for module in (cuda_ladder, cython_annotate, cython_vs_c, gpu_payoff, strassen_crossover,
-                   tune_blocking, versus_numpy):
+                   tune_blocking, versus_numpy, xeon_gap):
         assert module.__doc__ and "\n" not in module.__doc__.strip(), module.__name__

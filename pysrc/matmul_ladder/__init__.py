@@ -14,7 +14,8 @@
 from matmul_ladder import api as _api
 from matmul_ladder.api import (KernelInfo, KernelUnavailableError, bf16_peak, bf16_unit, bind,
                    blocking_override, build_info, fma_peak, kernel_table, kernels, matmul,
-                   set_bf16_unit, set_simd_isa, set_strassen_cutoff, triad_bandwidth, ukernel_peak)
+                   set_bf16_unit, set_loop_variants, set_simd_isa, set_strassen_cutoff,
+                   triad_bandwidth, ukernel_peak)
 from matmul_ladder.api_conv import conv2d
 from matmul_ladder.tryout import try_kernel
 from matmul_ladder.tuning import TunerCacheWarning, tune
@@ -22,7 +23,7 @@ from matmul_ladder.tuning import cache as _tuner_cache
 
 __all__ = ["matmul", "conv2d", "bind", "kernels", "build_info", "set_simd_isa", "KernelInfo",
            "KernelUnavailableError", "fma_peak", "ukernel_peak", "triad_bandwidth",
-           "bf16_peak", "bf16_unit", "set_bf16_unit",
+           "bf16_peak", "bf16_unit", "set_bf16_unit", "set_loop_variants",
            "blocking_override", "set_strassen_cutoff", "tune", "TunerCacheWarning", "try_kernel", "kernel_table"]
 __version__ = "0.1.0"
 

@@ -1,5 +1,6 @@
 """The public API: matmul, bind, kernels, build_info and the probes (the run-time settings,
-set_simd_isa, blocking_override and set_strassen_cutoff, are config's, re-exported here)."""
+set_simd_isa, set_loop_variants, blocking_override and set_strassen_cutoff, are config's,
+re-exported here)."""
 import contextlib
 import json
 import os
@@ -10,8 +11,8 @@ from importlib import resources
 
 from matmul_ladder import config
 from matmul_ladder.config import (KernelUnavailableError, _itemsize, _require_ckernels,  # noqa: F401
-                                  blocking_override, set_bf16_unit, set_simd_isa,
-                                  set_strassen_cutoff)
+                                  blocking_override, set_bf16_unit, set_loop_variants,
+                                  set_simd_isa, set_strassen_cutoff)
 from matmul_ladder.rungs import registry as _registry
 from matmul_ladder.rungs.layout import check_operands
 from matmul_ladder.rungs.registry import KernelInfo  # noqa: F401  (re-exported)
@@ -182,6 +183,8 @@ def build_info():
             "compiled": compiled,
             "usable": ck.best_isa() if ck else "unknown",
             "active": ck.active_isa() if ck else "unknown",
+            # c_simd/c_omp's loop variants in force (ml.set_loop_variants); [] is the default
+            "loop_variants": list(ck.loop_variants()) if ck else [],
         },
         "cpu": {**_cpu_facts(), "cores": os.cpu_count(), "default_threads": default_threads(),
                 "caches": {level: g[0] for level, g in geometry.items()},
@@ -196,7 +199,9 @@ def build_info():
         for dtype, size in (("float32", 4), ("float64", 8)):
             simd = {"isa": isa, **ck.gemm_blocking(size, isa)}
             simd["source"] = (f"tuned ({config.tuned_from[size]})" if size in config.tuned_from
-                              else "set by blocking_override" if simd["overridden"] else "model")
+                              else "set by blocking_override" if simd["overridden"]
+                              else "model without L1's cap on KC (loop variant l2_kc)"
+                              if "l2_kc" in ck.loop_variants() else "model")
             info["blocking"][dtype] = {"c_blocked": ck.blocked_tiles(size), "c_simd": simd}
             # The Cython rungs' tiles as they read them (through _ckernels: csrc/state.h).
             for rung in (k.name for k in _registry.KERNELS if k.reads_tiles):

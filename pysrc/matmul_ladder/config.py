@@ -1,6 +1,6 @@
 """The run-time settings of the kernels, and where each came from: the micro-kernel ISA, the
-block sizes (set by blocking_override, or by what `matmul-ladder tune` cached), c_strassen's
-cutoff. The values themselves live once, in _ckernels' C state (csrc/state.h), which every
+loop variants of c_simd/c_omp, the block sizes (set by blocking_override, or by what
+`matmul-ladder tune` cached), c_strassen's cutoff. The values themselves live once, in _ckernels' C state (csrc/state.h), which every
 blocked rung reads; this module is the one Python side that sets them and remembers why."""
 import contextlib
 import os
@@ -28,6 +28,32 @@ def set_simd_isa(isa):
     if isa == "auto":
         isa = ck.best_isa()
     return ck.set_isa(isa)
+
+
+def set_loop_variants(variants):
+    """Choose the loop variants of c_simd/c_omp, each an experiment on the loop nest around the
+    micro-kernel (docs/numpy.md; experiments/xeon_gap.py races them against the default):
+    'prefetch' (the micro-kernel prefetches A and B ahead, and the C tile near the end of its
+    k loop), 'hugepages' (packing buffers in 2 MiB-aligned memory advised MADV_HUGEPAGE),
+    'pack_b_rows' (c_omp's threads pack B's panel by rows of k instead of by micro-panels) and
+    'l2_kc' (KC without L1's cap, from L2 alone). `variants`: a comma-separated string or an
+    iterable of names; 'none', '' or an empty iterable is the default loop nest. Returns the
+    previous choice, a tuple of names. Process-wide; each call of c_simd/c_omp reads it once,
+    as it starts; the environment variable MATMUL_LADDER_LOOP_VARIANTS sets it at import.
+    Raises ValueError for an unknown name, TypeError for anything but a string or strings."""
+    ck = _require_ckernels()
+    if isinstance(variants, str):
+        names = [v.strip() for v in variants.split(",")]
+    else:
+        try:
+            names = list(variants)
+        except TypeError:
+            raise TypeError(f"loop variants must be a string or an iterable of strings, "
+                            f"got {variants!r}") from None
+        if not all(isinstance(v, str) for v in names):
+            raise TypeError(f"loop variants must be strings, got {variants!r}")
+    names = [v for v in names if v and v != "none"]
+    return ck.set_loop_variants(tuple(dict.fromkeys(names)))
 
 
 def set_bf16_unit(unit):
@@ -141,3 +167,4 @@ def _apply_from_environment(variable, setter, binding):
 
 _apply_from_environment("MATMUL_LADDER_ISA", set_simd_isa, "set_isa")
 _apply_from_environment("MATMUL_LADDER_BF16_UNIT", set_bf16_unit, "set_bf16_unit")
+_apply_from_environment("MATMUL_LADDER_LOOP_VARIANTS", set_loop_variants, "set_loop_variants")

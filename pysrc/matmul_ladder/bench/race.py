@@ -36,6 +36,13 @@ class Race:
     ratios: Dict[str, float]  # median over rounds of t(baseline) / t(contender): > 1 is faster
     rounds: int
     errors: Dict[str, float] = field(default_factory=dict)  # ||C - C_ref||_F / ||C_ref||_F
+    samples: Dict[str, list] = field(default_factory=dict)  # each round's seconds, in order
+
+    def ratio(self, name, baseline):
+        """Median over rounds of t(baseline) / t(name), like `ratios` against another
+        baseline: each round's two samples are a pair."""
+        return statistics.median(tb / tk for tb, tk in zip(self.samples[baseline],
+                                                           self.samples[name]))
 
 
 def race(a, b, contenders, baseline, min_time=1.0, budget=30.0, min_rounds=5, block_time=0.0,
@@ -67,10 +74,9 @@ def race(a, b, contenders, baseline, min_time=1.0, budget=30.0, min_rounds=5, bl
             if block_time > 0:
                 timing.wait_quiet(name)
             samples[name].append(_block(calls[name], block_time))
-    base = samples[baseline]
-    ratios = {name: statistics.median(tb / tk for tb, tk in zip(base, s))
-              for name, s in samples.items()}
-    return Race({n: Timing.of(s) for n, s in samples.items()}, ratios, rounds, errors)
+    result = Race({n: Timing.of(s) for n, s in samples.items()}, {}, rounds, errors, samples)
+    result.ratios = {name: result.ratio(name, baseline) for name in samples}
+    return result
 
 
 def _block(call, block_time):
