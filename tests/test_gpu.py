@@ -85,8 +85,8 @@ def test_the_persistent_rung_gives_rung_10s_bits(shape):
     128 x 256, more than an H100's or H200's 132 SMs, so blocks loop over 1 or 2 tiles; their
     tile rows (17, 9) leave a short last group of the grouped order, their edges are partial,
     and 3 or 9 k-tiles a tile carry the 4-stage ring across tiles at every phase. A tile
-    computed twice, skipped or put in the wrong place, or a stage read before it is refilled,
-    changes bits."""
+    computed twice, skipped or put in the wrong place, or a stage refilled while its last
+    products are still being computed, changes bits."""
     import cupy
     runnable("cuda_bf16_wgmma")
     precision = runnable("cuda_bf16_persistent")
