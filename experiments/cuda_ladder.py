@@ -5,9 +5,13 @@ data on the GPU, timed with CUDA events (cupyx.profiler.benchmark) after warm-up
 
 Rungs 1-7 compute in FP32 and race cuBLAS FP32 (TF32 off); so does rung 9, cuda_3xtf32,
 whose precision is "3xtf32" (three TF32 products that recover FP32's accuracy: RACES says
-which cuBLAS each precision is held to). Rung 8 rounds its inputs to TF32 and rung 10 to BF16:
-they race cuBLAS TF32 and BF16 (torch), timed the same way; rung 10 and cuBLAS BF16 both start
-from BF16 copies made before the clock starts. Beside each speed, "error" is the answer's
+which cuBLAS each precision is held to). Rungs 8 and 12 round their inputs to TF32 and rungs
+10 and 11 to BF16: they race cuBLAS TF32 and BF16 (torch), timed the same way; rungs 10 and 11
+and cuBLAS BF16 all start from BF16 copies made before the clock starts, while rung 12's time,
+like cuBLAS TF32's, starts from the FP32 inputs and so includes its transpose of B
+(cuda.tma_launcher). --kernels picks some, e.g.
+--kernels cuda_tf32_mma,cuda_bf16_wgmma,cuda_bf16_persistent,cuda_tf32_wgmma,cupy,torch_cuda.
+Beside each speed, "error" is the answer's
 normwise error against float64 of the FP32 inputs, ||C - C_ref||_F / ||C_ref||_F (cuBLAS TF32
 and BF16's too), so that a rung's speed is read with what it costs in accuracy.
 Inputs are drawn from a normal distribution (zeros would draw less power and run faster);

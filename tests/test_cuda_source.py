@@ -29,4 +29,5 @@ def test_an_edited_header_changes_the_compiled_text(rung, tmp_path):
 
 def test_headers_are_found_for_every_rung_that_has_them():
     assert {r.name for r in WITH_HEADERS} >= {"cuda_vec", "cuda_warptile", "cuda_tf32_mma",
-                                              "cuda_3xtf32"}
+                                              "cuda_3xtf32", "cuda_bf16_wgmma",
+                                              "cuda_bf16_persistent", "cuda_tf32_wgmma"}

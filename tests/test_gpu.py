@@ -77,6 +77,51 @@ def test_3xtf32_meets_the_fp32_bounds_at_short_k_where_tf32_does_not():
     assert not ref.violations(three.get()), ref.violations(three.get())
 
 
+@pytest.mark.parametrize("shape", [(2049, 2305, 130), (1100, 4700, 520)],
+                         ids=lambda s: "x".join(map(str, s)))
+def test_the_persistent_rung_gives_rung_10s_bits(shape):
+    """Rung 11 computes each tile as rung 10 does (the same wgmma sums in the same order);
+    only which block computes it, and when, differ. These shapes have 170 and 171 tiles of
+    128 x 256, more than an H100's or H200's 132 SMs, so blocks loop over 1 or 2 tiles; their
+    tile rows (17, 9) leave a short last group of the grouped order, their edges are partial,
+    and 3 or 9 k-tiles a tile carry the 4-stage ring across tiles at every phase. A tile
+    computed twice, skipped or put in the wrong place, or a stage refilled while its last
+    products are still being computed, changes bits."""
+    import cupy
+    runnable("cuda_bf16_wgmma")
+    precision = runnable("cuda_bf16_persistent")
+    m, n, k = shape
+    rng = np.random.default_rng(m + n + k)
+    a = cupy.asarray(rng.standard_normal((m, k)).astype(np.float32))
+    b = cupy.asarray(rng.standard_normal((k, n)).astype(np.float32))
+    c = ml.matmul(a, b, kernel="cuda_bf16_persistent")
+    assert not Reference(a, b).violations(c, precision), Reference(a, b).violations(c, precision)
+    same = c == ml.matmul(a, b, kernel="cuda_bf16_wgmma")
+    assert bool(same.all()), f"{int((~same).sum())} of {m * n} entries differ from rung 10's"
+
+
+def test_tf32_wgmma_reads_a_in_place_or_through_a_padded_copy():
+    """TMA reads A in place only where its rows are a multiple of 16 bytes and it starts on a
+    16-byte boundary; a contiguous A that starts 4 bytes off one must be copied first (TMA
+    refuses the address). Both ways pass the TF32 check, and they differ: in place, the tensor
+    core truncates A to TF32; the copy rounds it to nearest, so the copy path was taken."""
+    import cupy
+    precision = runnable("cuda_tf32_wgmma")
+    m, n, k = 300, 260, 132
+    rng = np.random.default_rng(12)
+    flat = cupy.asarray(rng.standard_normal(m * k + 1).astype(np.float32))
+    a_off = flat[1:].reshape(m, k)          # contiguous, 4 bytes past a 16-byte boundary
+    a = a_off.copy()                        # the same values, 16-byte aligned
+    assert a_off.flags.c_contiguous and a_off.data.ptr % 16 == 4 and a.data.ptr % 16 == 0
+    b = cupy.asarray(rng.standard_normal((k, n)).astype(np.float32))
+    ref = Reference(a, b)
+    in_place = ml.matmul(a, b, kernel="cuda_tf32_wgmma")
+    copied = ml.matmul(a_off, b, kernel="cuda_tf32_wgmma")
+    assert not ref.violations(in_place, precision), ref.violations(in_place, precision)
+    assert not ref.violations(copied, precision), ref.violations(copied, precision)
+    assert not bool((in_place == copied).all()), "A was not rounded differently: one path taken twice"
+
+
 @pytest.mark.parametrize("kernel", [k.name for k in GPU if k.precision])
 def test_rounding_rungs_keep_nan_and_inf(kernel):
     import cupy

@@ -12,6 +12,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
 TABLE = runpy.run_path(os.path.join(ROOT, "pysrc", "matmul_ladder", "rungs", "table.py"))
 C_RUNGS = [r.file for r in TABLE["C_RUNGS"]]
 CY_RUNGS = [r.file for r in TABLE["CYTHON_RUNGS"]]
+CUDA_RUNGS = [r.file for r in runpy.run_path(os.path.join(ROOT, "pysrc", "matmul_ladder", "rungs",
+                                                          "cuda.py"))["RUNGS"]]
 CONV_RUNGS = ["conv/1_naive.c", "conv/2_rows.c", "conv/3_fixed.c", "conv/4_simd.c",
               "conv/5_omp.c", "conv/6_strips.c"]
 
@@ -38,11 +40,12 @@ def test_the_table_lists_every_numbered_rung_file_in_order():
 
 def test_rungs_are_numbered_in_order():
     for folder, ext, count in (("csrc", ".c", len(C_RUNGS)), ("pyx", ".pyx", len(CY_RUNGS)),
-                               ("csrc/cuda", ".cu", 10),
+                               ("csrc/cuda", ".cu", len(CUDA_RUNGS)),
                                ("csrc/conv", ".c", 6), ("pyx/conv", ".pyx", 3),
                                ("csrc/cuda/conv", ".cu", 4)):
         names = numbered(folder, ext)
         assert [int(n.split("_")[0]) for n in names] == list(range(1, count + 1)), names
+    assert numbered("csrc/cuda", ".cu") == CUDA_RUNGS   # cuda.RUNGS registers every file, in order
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")

@@ -2,15 +2,16 @@
 nothing needs nvcc at install. A wheel carries the sources as package data (cuda_src/). They
 take and return CuPy float32 arrays.
 
-Rungs 1-7 compute in FP32 on the SIMT pipes; rungs 8-10 on the tensor cores: 8 in TF32, 9 in
-three TF32 passes (each input split into two TF32 parts), 10 in BF16 with Hopper's wgmma and
-TMA (sm_90a only; its tensor-memory descriptors are built with cuda-python). `precision` says
-how a rung rounds its inputs and sums, which sets the bounds it is checked with
-(check.PRECISIONS).
+Rungs 1-7 compute in FP32 on the SIMT pipes; rungs 8-12 on the tensor cores: 8 in TF32, 9 in
+three TF32 passes (each input split into two TF32 parts), 10 and 11 in BF16 with Hopper's
+wgmma and TMA, 12 in TF32 with the same (10-12: sm_90a only; their TMA tensor maps are built
+with cuda-python). `precision` says how a rung rounds its inputs and sums, which sets the
+bounds it is checked with (check.PRECISIONS).
 
 Each rung is a kernel name, its launch shape, and whether it takes the `aligned` flag that
 lets it use 128-bit loads (the host checks that the columns allow it and the pointers are
-16-byte aligned; otherwise the kernel takes its element-wise edge path everywhere).
+16-byte aligned; otherwise the kernel takes its element-wise edge path everywhere), or TMA
+tensor maps of its operands instead of pointers (tma_launcher).
 """
 import functools
 import os
@@ -34,6 +35,8 @@ class CudaRung:
     shared_bytes: int = 0    # dynamic shared memory a block needs (opted in past 48 KiB)
     precision: str = "fp32"  # fp32, tf32, bf16 (the inputs rounded) or 3xtf32: check.PRECISIONS
     arch: str = ""           # a compile target it needs (sm_90a), "" for any CUDA GPU
+    tma: bool = False        # takes TMA tensor maps of A and of B transposed (tma_launcher)
+    persistent: bool = False  # one block per SM, each looping over output tiles
 
     @property
     def file(self):
@@ -66,7 +69,14 @@ RUNGS = [
              shared_bytes=156672, precision="3xtf32"),
     CudaRung("cuda_bf16_wgmma", 10, "Hopper wgmma on BF16 fed by TMA, producer/consumer "
              "warpgroups, 4 stages", (384, 1, 1), (128, 256), shared_bytes=4 * 384 * 64 * 2 + 64 + 1024,
-             precision="bf16", arch="sm_90a"),
+             precision="bf16", arch="sm_90a", tma=True),
+    CudaRung("cuda_bf16_persistent", 11, "bf16_wgmma made persistent: a block per SM loops "
+             "over tiles in a grouped (L2-aware) order", (384, 1, 1), (128, 256),
+             shared_bytes=4 * 384 * 64 * 2 + 64 + 1024, precision="bf16", arch="sm_90a",
+             tma=True, persistent=True),
+    CudaRung("cuda_tf32_wgmma", 12, "Hopper wgmma on TF32 (B transposed on the way in), "
+             "bf16_wgmma's pipeline", (384, 1, 1), (128, 256),
+             shared_bytes=4 * 384 * 32 * 4 + 64 + 1024, precision="tf32", arch="sm_90a", tma=True),
 ]
 
 
@@ -142,8 +152,8 @@ def _check_float32(rung, a, b):
 
 def launcher(rung):
     """f(a, b) -> a @ b on the GPU with this rung; a and b are 2-D float32 CuPy arrays."""
-    if rung.precision == "bf16":
-        prepare, compute = bf16_launcher(rung)
+    if rung.tma:
+        prepare, compute = tma_launcher(rung)
         return lambda a, b: compute(*prepare(a, b))
     import cupy
     import numpy as np
@@ -171,20 +181,25 @@ def launcher(rung):
     return run
 
 
-BF16_BOX_K = 64   # a TMA box is 64 BF16 wide (128 bytes, the swizzle row) x a tile's rows
+TMA_BOX_BYTES = 128   # a TMA box is 128 bytes wide (the swizzle row: 64 BF16 or 32 FP32) x a tile's rows
+ROW_ALIGN = 16        # TMA's global row stride and base address: a multiple of 16 bytes
 
 
-def _tensor_map(x, rows, box_rows):
-    """The CUtensorMap (128 bytes, as a NumPy scalar passed by value) of a row-major BF16
-    CuPy matrix x of `rows` rows, read in BF16_BOX_K x box_rows boxes, 128-byte swizzle."""
+def _tensor_map(x, box_rows):
+    """The CUtensorMap (128 bytes, as a NumPy scalar passed by value) of a row-major CuPy
+    matrix x, BF16 (held as uint16) or FP32, read in boxes of TMA_BOX_BYTES x box_rows with
+    the 128-byte swizzle; outside x the boxes read zeros."""
     import numpy as np
     drv = _driver()
     (error,) = drv.cuInit(0)
-    ld = x.shape[1]
+    types = drv.CUtensorMapDataType
+    kind = types.CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 if x.dtype == np.uint16 else types.CU_TENSOR_MAP_DATA_TYPE_FLOAT32
+    rows, ld = x.shape
+    size = x.dtype.itemsize
     error, tmap = drv.cuTensorMapEncodeTiled(
-        drv.CUtensorMapDataType.CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, x.data.ptr,
-        [drv.cuuint64_t(ld), drv.cuuint64_t(rows)], [drv.cuuint64_t(ld * 2)],
-        [drv.cuuint32_t(BF16_BOX_K), drv.cuuint32_t(box_rows)],
+        kind, 2, x.data.ptr,
+        [drv.cuuint64_t(ld), drv.cuuint64_t(rows)], [drv.cuuint64_t(ld * size)],
+        [drv.cuuint32_t(TMA_BOX_BYTES // size), drv.cuuint32_t(box_rows)],
         [drv.cuuint32_t(1), drv.cuuint32_t(1)],
         drv.CUtensorMapInterleave.CU_TENSOR_MAP_INTERLEAVE_NONE,
         drv.CUtensorMapSwizzle.CU_TENSOR_MAP_SWIZZLE_128B,
@@ -196,42 +211,73 @@ def _tensor_map(x, rows, box_rows):
     return np.array([tuple(words)], dtype=np.dtype([(f"w{i}", np.uint64) for i in range(16)]))[0]
 
 
-def bf16_launcher(rung):
-    """(prepare, compute) for a BF16 rung: prepare(a, b) rounds float32 A to BF16 (M x K) and
-    B to BF16 transposed (N x K), K padded to a multiple of 8 (TMA's 16-byte row stride), and
-    builds their tensor maps; compute(*prepared) runs the GEMM alone (what the ladder times)."""
+@functools.lru_cache(maxsize=None)
+def _sm_count():
+    import cupy
+    return cupy.cuda.Device().attributes["MultiProcessorCount"]
+
+
+def tma_launcher(rung):
+    """(prepare, compute) for a rung fed by TMA (rungs 10-12). wgmma reads both operands
+    K-major, so the kernel takes A as M x K and B transposed, N x K, each with rows padded to a
+    multiple of 16 bytes (TMA's row stride) with zeros. compute(*prepare(a, b)) is a @ b;
+    compute(*prepared) is what the ladder times, as cuBLAS of the same inputs is timed:
+    - BF16 (10, 11): prepare rounds A and B to BF16 copies (B transposed) and compute runs the
+      GEMM alone: cuBLAS BF16 is timed on BF16 inputs.
+    - TF32 (12): prepare sets up the transposed B (zeroed) and compute fills it, rounding to
+      TF32 (to_tf32_matrix), before the GEMM: cuBLAS TF32 is timed from FP32 row-major
+      inputs. A is read in place where its rows allow TMA; otherwise compute first copies it
+      into a padded one (rounded to TF32)."""
     import cupy
     import numpy as np
     mod = module(rung)
-    kernel, convert = mod.get_function(rung.function), mod.get_function("to_bf16_matrix")
+    kernel = mod.get_function(rung.function)
     kernel.max_dynamic_shared_size_bytes = rung.shared_bytes
+    bf16 = rung.precision == "bf16"
+    # the conversion kernel, the element type it writes, and the rows of X a block of 32 x 8 takes
+    convert, dtype, block_rows = ((mod.get_function("to_bf16_matrix"), cupy.uint16, 8) if bf16 else
+                                  (mod.get_function("to_tf32_matrix"), cupy.float32, 32))
+    per_row = ROW_ALIGN // np.dtype(dtype).itemsize   # elements a padded row is a multiple of
+    tile_m, tile_n = rung.tile
 
-    def to_bf16(x, transpose, ld):
+    def convert_into(y, x, transpose):   # y[:rows, :cols] (or its transpose) = x, rounded
         rows, cols = x.shape
-        y = cupy.zeros((cols, ld) if transpose else (rows, ld), dtype=cupy.uint16)
         if x.size:
-            convert((-(-cols // 32), -(-rows // 8), 1), (32, 8, 1),
-                    (cupy.ascontiguousarray(x), np.int32(rows), np.int32(cols),
-                     np.int32(transpose), y, np.int32(ld)))
-        return y
+            convert((-(-cols // 32), -(-rows // block_rows), 1), (32, 8, 1),
+                    (x, np.int32(rows), np.int32(cols), np.int32(transpose), y, np.int32(y.shape[1])))
+
+    def padded(rows, cols):
+        return cupy.zeros((rows, max(per_row, -(-cols // per_row) * per_row)), dtype=dtype)
 
     def prepare(a, b):
         _check_float32(rung, a, b)
+        a, b = cupy.ascontiguousarray(a), cupy.ascontiguousarray(b)
         m, k = a.shape
         n = b.shape[1]
-        kp = max(8, -(-k // 8) * 8)
-        a16, bt16 = to_bf16(a, 0, kp), to_bf16(b, 1, kp)
-        tile_m, tile_n = rung.tile
-        maps = (_tensor_map(a16, m, tile_m), _tensor_map(bt16, n, tile_n)) if m and n and k else None
-        return (m, n, k, a16, bt16, maps)
+        if not (m and n and k):   # an empty product, or K = 0: zeros
+            return m, n, k, None
+        bt = padded(n, k)
+        if bf16:
+            a_in = padded(m, k)
+            convert_into(a_in, a, 0)
+            convert_into(bt, b, 1)
+            copies = ()                            # nothing left to do inside the clock
+        else:
+            in_place = k % per_row == 0 and a.data.ptr % ROW_ALIGN == 0
+            a_in = a if in_place else padded(m, k)
+            copies = ((bt, b, 1),) if in_place else ((a_in, a, 0), (bt, b, 1))
+        return m, n, k, (copies, _tensor_map(a_in, tile_m), _tensor_map(bt, tile_n), (a_in, bt))
 
-    def compute(m, n, k, a16, bt16, maps):
-        if maps is None:   # an empty product, or K = 0: zeros
+    def compute(m, n, k, prepared):
+        if prepared is None:
             return cupy.zeros((m, n), dtype=cupy.float32)
+        copies, map_a, map_b, _ = prepared   # the last item keeps the mapped arrays alive
+        for y, x, transpose in copies:
+            convert_into(y, x, transpose)
         c = cupy.empty((m, n), dtype=cupy.float32)
-        rows, cols = rung.tile
-        kernel((-(-n // cols), -(-m // rows), 1), rung.threads,
-               (np.int32(m), np.int32(n), np.int32(k), maps[0], maps[1], c),
+        tiles_m, tiles_n = -(-m // tile_m), -(-n // tile_n)
+        grid = (min(_sm_count(), tiles_m * tiles_n), 1, 1) if rung.persistent else (tiles_n, tiles_m, 1)
+        kernel(grid, rung.threads, (np.int32(m), np.int32(n), np.int32(k), map_a, map_b, c),
                shared_mem=rung.shared_bytes)
         return c
     return prepare, compute

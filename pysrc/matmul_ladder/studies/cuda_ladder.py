@@ -80,12 +80,13 @@ def torch_reference_rows(a, b, repeats, ref):
 
 
 def timed_function(name, f, a, b):
-    """(function, args) to time for one kernel: the whole call, except for a BF16 rung, whose
-    FP32 -> BF16 copies (and tensor maps) are made once, outside the clock."""
+    """(function, args) to time for one kernel: the whole call, except for a rung fed by TMA,
+    whose tensor maps (and for BF16 the FP32 -> BF16 copies) are made once, outside the
+    clock; cuda.tma_launcher says what stays inside it (for TF32, B's transpose)."""
     from matmul_ladder.rungs import cuda
     rung = next((r for r in cuda.RUNGS if r.name == name), None)
-    if rung is not None and rung.precision == "bf16":
-        prepare, compute = cuda.bf16_launcher(rung)
+    if rung is not None and rung.tma:
+        prepare, compute = cuda.tma_launcher(rung)
         return compute, prepare(a, b)
     return f, (a, b)
 

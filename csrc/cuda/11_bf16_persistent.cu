@@ -1,0 +1,126 @@
+// Rung 11 (cuda_bf16_persistent): rung 10 made persistent, with a grouped tile order.
+// Changed from rung 10:
+//   - The grid is one block per SM (the host launches min(SMs, tiles) blocks), and each block
+//     loops over output tiles t = blockIdx.x, blockIdx.x + gridDim.x, ... Its producer and
+//     consumers keep one count of k-tiles across all its tiles, so the ring of 4 stages runs
+//     on from one tile into the next: the producer loads the next tile's first stages while
+//     the consumers still write the last tile's C from their registers.
+//   - The tile order is grouped (L2-aware): tile t goes down a group of GROUP_M = 8 tile rows
+//     before it moves one tile column right, so the tiles that run at once share 8 panels of
+//     A (128 rows each) and a few panels of B, instead of one panel of A and every panel of B.
+//   - A consumer releases its last stage of a tile after the tile's final wgmma completes (in
+//     rung 10 the block ended there instead).
+// Hypothesis: rung 10 launches a block per tile, so each tile pays for its own pipeline
+//   fill (4 k-tiles of loads before the first wgmma) and its epilogue runs with no loads in
+//   flight; and its row-major block order streams all of B through L2 for each row of tiles.
+// Expect: a few percent to 10% over rung 10 (fast.cu's persistent step at n = 4096 on an
+//   H100: 631 -> 660 TFLOP/s, +5%). Accuracy: rung 10's, the same sums in the same order.
+#include "wgmma.cuh"
+#include "bf16.cuh"
+
+#define BM 128
+#define BN 256
+#define BK 64          // 64 BF16 = 128 bytes: one swizzle row
+#define STAGES 4
+#define CONSUMERS 2
+#define GROUP_M 8      // tile rows in a group of the tile order
+#define TILE_A (BM * BK)
+#define TILE_B (BN * BK)
+#define SHARED_BYTES (STAGES * (TILE_A + TILE_B) * 2 + 2 * STAGES * 8 + 1024)
+
+// Tile t of the grouped order -> its tile row ti and tile column tj. Groups of GROUP_M tile
+// rows (the last group may have fewer) are taken one after another; inside a group, t walks
+// down the group's rows, then on to the next column. A bijection of [0, rows * cols).
+__device__ __forceinline__ void grouped_tile(int t, int tile_rows, int tile_cols, int &ti, int &tj)
+{
+    const int per_group = GROUP_M * tile_cols;
+    const int first = (t / per_group) * GROUP_M;
+    const int rows = min(tile_rows - first, GROUP_M);
+    const int r = t % per_group;
+    ti = first + r % rows;
+    tj = r / rows;
+}
+
+extern "C" __global__ void __launch_bounds__(128 * (CONSUMERS + 1), 1)
+mm_bf16_persistent(int M, int N, int K, const __grid_constant__ TensorMap map_a,
+                   const __grid_constant__ TensorMap map_b, float *C)
+{
+    extern __shared__ __align__(1024) unsigned char shared_raw[];
+    // The swizzled tiles must start on 1,024-byte boundaries.
+    bf16_t *sa = reinterpret_cast<bf16_t *>(((size_t)shared_raw + 1023) & ~(size_t)1023);
+    bf16_t *sb = sa + STAGES * TILE_A;
+    uint64_t *full = reinterpret_cast<uint64_t *>(sb + STAGES * TILE_B);
+    uint64_t *empty = full + STAGES;
+    const int warpgroup = threadIdx.x / 128, t = threadIdx.x % 128;
+    const int tile_rows = (M + BM - 1) / BM, tile_cols = (N + BN - 1) / BN;
+    const int tiles = tile_rows * tile_cols;
+    const int k_tiles = (K + BK - 1) / BK;
+
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < STAGES; s++) {
+            barrier_init(&full[s], 1);
+            barrier_init(&empty[s], CONSUMERS);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    __syncthreads();
+
+    if (warpgroup == 0) {   // the producer
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
+        if (t == 0) {
+            int it = 0;     // k-tiles loaded by this block so far, over all its tiles
+            for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+                int ti, tj;
+                grouped_tile(tile, tile_rows, tile_cols, ti, tj);
+                for (int kt = 0; kt < k_tiles; kt++, it++) {
+                    const int s = it % STAGES;
+                    if (it >= STAGES)   // wait until both consumers released this stage's last use
+                        barrier_wait(&empty[s], (it / STAGES - 1) & 1);
+                    barrier_arrive_expecting(&full[s], (TILE_A + TILE_B) * 2);
+                    tma_load(sa + s * TILE_A, &map_a, &full[s], kt * BK, ti * BM);
+                    tma_load(sb + s * TILE_B, &map_b, &full[s], kt * BK, tj * BN);
+                }
+            }
+        }
+    } else {                // the consumers
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+        const int row0 = (warpgroup - 1) * 64;   // this consumer's rows of the block tile
+        const int warp = t / 32, g = (t % 32) / 4, q = t % 4;
+        int it = 0;         // k-tiles consumed so far, counted as the producer counts them
+        float d[128];
+        for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+            int ti, tj;
+            grouped_tile(tile, tile_rows, tile_cols, ti, tj);
+#pragma unroll
+            for (int i = 0; i < 128; i++)
+                d[i] = 0.0f;
+            for (int kt = 0; kt < k_tiles; kt++, it++) {
+                const int s = it % STAGES;
+                barrier_wait(&full[s], (it / STAGES) & 1);
+                const bf16_t *a = sa + s * TILE_A + row0 * BK, *b = sb + s * TILE_B;
+                wgmma_fence();
+#pragma unroll
+                for (int k = 0; k < BK; k += 16)   // 16 elements = 32 bytes along the swizzled row
+                    wgmma_bf16_m64n256k16(d, descriptor(a + k), descriptor(b + k));
+                wgmma_commit();
+                wgmma_wait_one();   // the previous k-tile's products are done: release its stage
+                if (t == 0 && kt > 0)
+                    barrier_arrive(&empty[(it - 1) % STAGES]);
+            }
+            wgmma_wait_all();       // the tile's last products are done: release their stage
+            if (t == 0)
+                barrier_arrive(&empty[(it - 1) % STAGES]);
+
+            const int bi = ti * BM, bj = tj * BN;
+#pragma unroll
+            for (int j = 0; j < 32; j++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    const int row = bi + row0 + 16 * warp + g + 8 * (e / 2);
+                    const int col = bj + 8 * j + 2 * q + e % 2;
+                    if (row < M && col < N)
+                        C[(size_t)row * N + col] = d[4 * j + e];
+                }
+        }
+    }
+}
