@@ -81,9 +81,14 @@ static inline double ladder_seconds(void)
     QueryPerformanceCounter(&count);
     QueryPerformanceFrequency(&frequency);
     return (double)count.QuadPart / (double)frequency.QuadPart;
-#else
+#elif defined(CLOCK_MONOTONIC)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+#else
+    /* Strict ISO C (-std=c11) hides POSIX's clock_gettime: C11's wall clock instead. */
+    struct timespec t;
+    timespec_get(&t, TIME_UTC);
     return t.tv_sec + 1e-9 * t.tv_nsec;
 #endif
 }

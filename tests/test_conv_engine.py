@@ -183,7 +183,7 @@ def test_the_ladder_csv_keeps_its_columns(tmp_path):
     from matmul_ladder.bench.engine import COLUMNS as LADDER, Config, Harness
     assert LADDER == ["run", "kernel", "language", "rung", "device", "mode", "dtype", "M", "N",
                       "K", "threads", "status", "median_s", "min_s", "max_s", "repeats", "gflops",
-                      "peak_gflops", "pct_peak", "note", "normwise_error", "flag"]
+                      "peak_gflops", "pct_peak", "note", "normwise_error", "flag", "precision"]
     h = Harness(Config(sizes=[8], dtypes=["float32"], threads=[1], min_time=0.0),
                 kernels=[_registry.get("numpy")])
     assert [sorted(r) for r in h.run()] == [sorted(LADDER)]

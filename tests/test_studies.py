@@ -259,7 +259,7 @@ def test_xeon_gap_times_no_wrong_answer(tmp_path, monkeypatch, capsys):
         def __init__(self, a, b):
             pass
 
-        def violations(self, c):
+        def violations(self, c, *_):
             return "planted"
     monkeypatch.setattr(race, "Reference", Wrong)
     assert xeon_gap.run(_xeon_gap_args(tmp_path, 60.0)) == 1
