@@ -100,6 +100,24 @@ def test_the_persistent_rung_gives_rung_10s_bits(shape):
     assert bool(same.all()), f"{int((~same).sum())} of {m * n} entries differ from rung 10's"
 
 
+def test_cuda_bf16_wgmma_stage_ring_over_a_long_k():
+    """A stage released before the products reading it are done (a missing wgmma.wait_group)
+    lets TMA refill it under them. One tile row per SM, each with 1024 k-tiles: the producer
+    runs at most 4 stages ahead, so every stage is refilled about 256 times. Rung 10 must give
+    the same bits on every call and the bits of rung 11 (the same sums in the same order)."""
+    import cupy
+    runnable("cuda_bf16_wgmma")
+    runnable("cuda_bf16_persistent")
+    rng = np.random.default_rng(65)
+    a = cupy.asarray(rng.standard_normal((1024, 65536)).astype(np.float32))
+    b = cupy.asarray(rng.standard_normal((65536, 2048)).astype(np.float32))
+    first = ml.matmul(a, b, kernel="cuda_bf16_wgmma")
+    for other in [ml.matmul(a, b, kernel="cuda_bf16_wgmma") for _ in range(2)] + \
+            [ml.matmul(a, b, kernel="cuda_bf16_persistent")]:
+        same = first == other
+        assert bool(same.all()), f"{int((~same).sum())} of {first.size} entries changed"
+
+
 def test_tf32_wgmma_reads_a_in_place_or_through_a_padded_copy():
     """TMA reads A in place only where its rows are a multiple of 16 bytes and it starts on a
     16-byte boundary; a contiguous A that starts 4 bytes off one must be copied first (TMA

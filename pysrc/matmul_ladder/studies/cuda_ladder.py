@@ -190,7 +190,12 @@ def plot(results, path, title):
     for i, (_, v) in enumerate(rows):
         ax.text(v, i, f" {v:.1f}", va="center", fontsize=8)
     ax.invert_yaxis()
-    ax.set(xscale="log", xlabel="TFLOP/s (log)", title=f"{title}\nn = {n}, float32 in and out; [inputs rounded to]")
+    # the title's parts on lines of their own: one long line runs off the figure
+    gpu, _, versions = title.partition(" (")
+    ax.set_xscale("log")
+    ax.set_xlabel("TFLOP/s (log)")
+    ax.set_title(f"{gpu}\n({versions}\nn = {n}, float32 in and out; [the precision inputs are "
+                 "rounded to]", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
