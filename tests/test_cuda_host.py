@@ -56,38 +56,55 @@ class Kernels:
         return _Function(run)
 
     def convert(self, grid, block, args, shared_mem):
-        x, rows, cols, transpose, y, ld = args
+        x, rows, cols, transpose, y, ld, *small = args
+        bf16 = self.rung.precision == "bf16"
+        assert len(small) == (0 if bf16 else 1)   # to_tf32_matrix takes Small, or a null pointer
+        small = None if bf16 or isinstance(small[0], np.integer) and int(small[0]) == 0 else small[0]
+        assert (small is not None) == (self.rung.precision == "3xtf32")
         rows, cols = int(rows), int(cols)
-        block_rows = 8 if self.rung.precision == "bf16" else 32
+        block_rows = 8 if bf16 else 32
         assert block == (32, 8, 1) and grid[0] * 32 >= cols and grid[1] * block_rows >= rows
         assert int(ld) == y.shape[1] and y.shape[1] * y.itemsize % 16 == 0
         bits = 7 if y.dtype == np.uint16 else 10
+        x = np.asarray(x, np.float32)
         v = _round(x, bits)
+        if small is not None:   # split_tf32: the rest, rounded; 0 where x is not finite
+            rest = np.where(np.isfinite(x), _round(np.nan_to_num(x - v), bits), 0).astype(np.float32)
         v = v.view(np.uint32) >> 16 if y.dtype == np.uint16 else v.view(np.uint32)
         v = v.astype(np.uint16) if y.dtype == np.uint16 else v.view(np.float32)
-        if int(transpose):
-            y[:cols, :rows] = v.T
-        else:
-            y[:rows, :cols] = v
+        for out, values in ((y, v),) + (((small, rest),) if small is not None else ()):
+            if int(transpose):
+                out[:cols, :rows] = values.T
+            else:
+                out[:rows, :cols] = values
 
     def gemm(self, grid, block, args, shared_mem):
-        m, n, k, map_a, map_b, c = args
+        m, n, k, *maps, c = args
         m, n, k = int(m), int(n), int(k)
         rows, cols = self.rung.tile
+        split = self.rung.precision == "3xtf32"
+        assert len(maps) == (4 if split else 2)   # (a, bt), or (a_big, a_small, bt_big, bt_small)
         assert block == self.rung.threads and shared_mem == self.rung.shared_bytes
-        assert map_a[1] == rows and map_b[1] == cols   # box rows: one block tile
+        half = len(maps) // 2
+        assert all(box == rows for _, box in maps[:half]) and all(box == cols for _, box in maps[half:])
         tiles = -(-m // rows) * -(-n // cols)
         if self.rung.persistent:
             assert grid == (min(SMS, tiles), 1, 1)
         else:
             assert grid == (-(-n // cols), -(-m // rows), 1)
-        a, bt = (np.asarray(x) for x, _ in (map_a, map_b))
-        if a.dtype == np.uint16:   # BF16 bits -> float32
-            a, bt = ((x.astype(np.uint32) << 16).view(np.float32) for x in (a, bt))
-        else:                      # the tensor core reads an FP32 word's top 19 bits (TF32)
-            a, bt = ((x.view(np.uint32) & ~np.uint32(0x1FFF)).view(np.float32) for x in (a, bt))
-        assert a.shape[0] == m and bt.shape[0] == n and a.shape[1] >= k and bt.shape[1] >= k
-        c[...] = a @ bt.T   # the padding past K must be zeros: it is summed here
+        xs = [np.asarray(x) for x, _ in maps]
+        if xs[0].dtype == np.uint16:   # BF16 bits -> float32
+            xs = [(x.astype(np.uint32) << 16).view(np.float32) for x in xs]
+        else:                          # the tensor core reads an FP32 word's top 19 bits (TF32)
+            xs = [(x.view(np.uint32) & ~np.uint32(0x1FFF)).view(np.float32) for x in xs]
+        for x in xs:
+            assert x.shape[0] in (m, n) and x.shape[1] >= k
+        assert xs[0].shape[0] == m and xs[half].shape[0] == n
+        if split:   # the padding past K must be zeros: it is summed here
+            a_big, a_small, bt_big, bt_small = (x.astype(np.float64) for x in xs)
+            c[...] = a_big @ bt_big.T + (a_big @ bt_small.T + a_small @ bt_big.T)
+        else:
+            c[...] = xs[0] @ xs[1].T
 
 
 class _Function:
@@ -134,7 +151,8 @@ def test_the_host_hands_the_kernel_what_it_needs(rung, shape, host):
 @pytest.mark.parametrize("rung", TMA_RUNGS, ids=lambda r: r.name)
 def test_what_stays_inside_the_timed_call(rung, host):
     """compute(*prepared) is what the ladder times: for BF16 the GEMM alone (cuBLAS BF16 is
-    timed from BF16 inputs); for TF32 B's transpose and the GEMM (cuBLAS TF32 from FP32)."""
+    timed from BF16 inputs); for TF32 B's transpose and the GEMM (cuBLAS TF32 from FP32); for
+    3xTF32 the split of A and of B and the GEMM (cuBLAS FP32 from FP32)."""
     a = _wrap(np.ones((64, 40), np.float32))
     b = _wrap(np.ones((40, 48), np.float32))
     prepare, compute = cuda.tma_launcher(rung)
@@ -143,11 +161,12 @@ def test_what_stays_inside_the_timed_call(rung, host):
     kernels.launches.clear()
     assert np.all(np.asarray(compute(*prepared)) == 40)
     timed = [name for name, _, _ in kernels.launches]
-    assert timed == ([rung.function] if rung.precision == "bf16" else ["to_tf32_matrix", rung.function])
+    converts = {"bf16": 0, "tf32": 1, "3xtf32": 2}[rung.precision]   # 3xtf32: A and B split
+    assert timed == ["to_tf32_matrix"] * converts + [rung.function]
 
 
-def test_tf32_reads_an_aligned_a_in_place_and_copies_one_that_is_not(host):
-    rung = next(r for r in TMA_RUNGS if r.precision == "tf32")
+@pytest.mark.parametrize("rung", [r for r in TMA_RUNGS if r.precision == "tf32"], ids=lambda r: r.name)
+def test_tf32_reads_an_aligned_a_in_place_and_copies_one_that_is_not(rung, host):
     flat = _wrap(np.arange(1, 64 * 40 + 2, dtype=np.float32))
     assert flat.data.ptr % 16 == 0   # NumPy's allocations are (as CuPy's) 16-byte aligned
     b = _wrap(np.ones((40, 8), np.float32))

@@ -77,27 +77,62 @@ def test_3xtf32_meets_the_fp32_bounds_at_short_k_where_tf32_does_not():
     assert not ref.violations(three.get()), ref.violations(three.get())
 
 
+PERSISTENT = [("cuda_bf16_persistent", "cuda_bf16_wgmma"), ("cuda_tf32_persistent", "cuda_tf32_wgmma")]
+
+
 @pytest.mark.parametrize("shape", [(2049, 2305, 130), (1100, 4700, 520)],
                          ids=lambda s: "x".join(map(str, s)))
-def test_the_persistent_rung_gives_rung_10s_bits(shape):
-    """Rung 11 computes each tile as rung 10 does (the same wgmma sums in the same order);
-    only which block computes it, and when, differ. These shapes have 170 and 171 tiles of
-    128 x 256, more than an H100's or H200's 132 SMs, so blocks loop over 1 or 2 tiles; their
-    tile rows (17, 9) leave a short last group of the grouped order, their edges are partial,
-    and 3 or 9 k-tiles a tile carry the 4-stage ring across tiles at every phase. A tile
-    computed twice, skipped or put in the wrong place, or a stage refilled while its last
-    products are still being computed, changes bits."""
+@pytest.mark.parametrize("persistent, before", PERSISTENT, ids=[p for p, _ in PERSISTENT])
+def test_a_persistent_rung_gives_the_bits_of_the_rung_before(persistent, before, shape):
+    """Rungs 11 and 13 compute each tile as rungs 10 and 12 do (the same wgmma sums in the same
+    order); only which block computes it, and when, differ. These shapes have 170 and 171
+    tiles of 128 x 256, more than an H100's or H200's 132 SMs, so blocks loop over 1 or 2
+    tiles; their tile rows (17, 9) leave a short last group of the grouped order, their edges
+    are partial, and 3 or 9 k-tiles a tile (5 or 17 for TF32) carry the 4-stage ring across
+    tiles at every phase. A tile computed twice, skipped or put in the wrong place, or a stage
+    refilled while its last products are still being computed, changes bits."""
     import cupy
-    runnable("cuda_bf16_wgmma")
-    precision = runnable("cuda_bf16_persistent")
+    runnable(before)
+    precision = runnable(persistent)
     m, n, k = shape
     rng = np.random.default_rng(m + n + k)
     a = cupy.asarray(rng.standard_normal((m, k)).astype(np.float32))
     b = cupy.asarray(rng.standard_normal((k, n)).astype(np.float32))
-    c = ml.matmul(a, b, kernel="cuda_bf16_persistent")
+    c = ml.matmul(a, b, kernel=persistent)
     assert not Reference(a, b).violations(c, precision), Reference(a, b).violations(c, precision)
-    same = c == ml.matmul(a, b, kernel="cuda_bf16_wgmma")
-    assert bool(same.all()), f"{int((~same).sum())} of {m * n} entries differ from rung 10's"
+    same = c == ml.matmul(a, b, kernel=before)
+    assert bool(same.all()), f"{int((~same).sum())} of {m * n} entries differ from {before}'s"
+
+
+def test_3xtf32_wgmma_is_within_4x_cublas_fp32_at_long_k():
+    """Rung 14 promotes its big products out of the tensor core every 32 of K; summed inside
+    it instead, their truncation would grow as K (rung 9's sums in the tensor core read 2.9e-5
+    at K = 4096, 100x cuBLAS FP32). At K = 16384 the error must stay within 4x cuBLAS FP32's
+    on the same inputs, and the answer meet the 3xtf32 bounds on an odd shape."""
+    import cupy
+    precision = runnable("cuda_3xtf32_wgmma")
+    rng = np.random.default_rng(14)
+    a = cupy.asarray(rng.standard_normal((256, 16384)).astype(np.float32))
+    b = cupy.asarray(rng.standard_normal((16384, 256)).astype(np.float32))
+    ref = Reference(a, b)
+    c = ml.matmul(a, b, kernel="cuda_3xtf32_wgmma")
+    assert not ref.violations(c, precision), ref.violations(c, precision)
+    ours, cublas = ref.normwise_error(c), ref.normwise_error(a @ b)
+    assert ours <= 4 * cublas, f"normwise error {ours:.2e}, cuBLAS FP32 {cublas:.2e}"
+
+
+@pytest.mark.parametrize("kernel", ["cuda_3xtf32", "cuda_3xtf32_wgmma"])
+def test_3xtf32_keeps_an_infinity_whose_small_products_disagree(kernel):
+    """b = 1 - 2^-13 splits into big 1 and small -2^-13, so inf x b's small product is -inf
+    beside the big product's +inf: summed, they would make a NaN where inf x b is +inf."""
+    import cupy
+    runnable(kernel)
+    a = np.ones((20, 24), np.float32)
+    b = np.full((24, 20), 1 - 2.0 ** -13, np.float32)
+    a[3, 5] = np.inf
+    c = ml.matmul(cupy.asarray(a), cupy.asarray(b), kernel=kernel).get()
+    assert np.all(c[3] == np.inf), c[3]
+    np.testing.assert_allclose(np.delete(c, 3, axis=0), 24 * (1 - 2.0 ** -13), rtol=1e-6)
 
 
 def test_cuda_bf16_wgmma_stage_ring_over_a_long_k():

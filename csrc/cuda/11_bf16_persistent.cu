@@ -23,23 +23,9 @@
 #define BK 64          // 64 BF16 = 128 bytes: one swizzle row
 #define STAGES 4
 #define CONSUMERS 2
-#define GROUP_M 8      // tile rows in a group of the tile order
 #define TILE_A (BM * BK)
 #define TILE_B (BN * BK)
 #define SHARED_BYTES (STAGES * (TILE_A + TILE_B) * 2 + 2 * STAGES * 8 + 1024)
-
-// Tile t of the grouped order -> its tile row ti and tile column tj. Groups of GROUP_M tile
-// rows (the last group may have fewer) are taken one after another; inside a group, t walks
-// down the group's rows, then on to the next column. A bijection of [0, rows * cols).
-__device__ __forceinline__ void grouped_tile(int t, int tile_rows, int tile_cols, int &ti, int &tj)
-{
-    const int per_group = GROUP_M * tile_cols;
-    const int first = (t / per_group) * GROUP_M;
-    const int rows = min(tile_rows - first, GROUP_M);
-    const int r = t % per_group;
-    ti = first + r % rows;
-    tj = r / rows;
-}
 
 extern "C" __global__ void __launch_bounds__(128 * (CONSUMERS + 1), 1)
 mm_bf16_persistent(int M, int N, int K, const __grid_constant__ TensorMap map_a,

@@ -7,7 +7,7 @@
 //     256 x 32 of B, FP32), the same 4 stages, the same producer and consumers.
 //   - TF32 wgmma has no transposed form: both operands must be K-major in shared memory.
 //     A (M x K, row-major) already is; B (K x N) is not, so B is transposed on the way in: the
-//     host's call runs to_tf32_matrix (below), a tiled transpose that also rounds B to the
+//     host's call runs to_tf32_matrix (tf32.cuh), a tiled transpose that also rounds B to the
 //     nearest TF32, into N x K' (K' = K rounded up to 4, for TMA's 16-byte row stride), then
 //     the GEMM. That transpose is part of every call and of its time: cuBLAS TF32 starts from
 //     the same FP32 row-major inputs. A is read in place by TMA when its rows are a multiple
@@ -22,6 +22,8 @@
 //   Accuracy: A truncated to TF32 by the tensor core, B rounded to nearest; FP32 sums of
 //   k = 8 products that the tensor core itself sums with truncation.
 #include "wgmma.cuh"
+// tf32.cuh: to_tf32_matrix: B transposed and rounded, inside the call
+#include "tf32.cuh"
 
 #define BM 128
 #define BN 256
@@ -99,44 +101,5 @@ mm_tf32_wgmma(int M, int N, int K, const __grid_constant__ TensorMap map_a,
                 if (row < M && col < N)
                     C[(size_t)row * N + col] = d[4 * j + e];
             }
-    }
-}
-
-// FP32 -> TF32, rounded to nearest (ties away from zero), kept in an FP32 word whose low 13
-// bits are zero; NaN and infinity stay what they are.
-__device__ __forceinline__ float round_tf32(float x)
-{
-    unsigned u;
-    asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(u) : "f"(x));
-    return __uint_as_float(u);
-}
-
-// Y (ld columns, zeroed by the host past the data) gets X (rows x cols, row-major) rounded to
-// TF32 or, with transpose, its transpose. A block of 32 x 8 threads takes a 32 x 32 tile;
-// the transpose goes through shared memory (a row padded to 33, so that reading a column is
-// conflict-free), so that both its reads of X and its writes of Y are along rows: coalesced.
-extern "C" __global__ void __launch_bounds__(256)
-to_tf32_matrix(const float *X, int rows, int cols, int transpose, float *Y, int ld)
-{
-    __shared__ float tile[32][33];
-    const int r0 = blockIdx.y * 32, c0 = blockIdx.x * 32, x = threadIdx.x;
-    if (!transpose) {
-        for (int i = threadIdx.y; i < 32; i += 8) {
-            const int r = r0 + i, c = c0 + x;
-            if (r < rows && c < cols)
-                Y[(size_t)r * ld + c] = round_tf32(X[(size_t)r * cols + c]);
-        }
-        return;
-    }
-    for (int i = threadIdx.y; i < 32; i += 8) {   // tile[i][x] = X[r0 + i][c0 + x]
-        const int r = r0 + i, c = c0 + x;
-        if (r < rows && c < cols)
-            tile[i][x] = X[(size_t)r * cols + c];
-    }
-    __syncthreads();
-    for (int i = threadIdx.y; i < 32; i += 8) {   // Y[c0 + i][r0 + x] = X[r0 + x][c0 + i]
-        const int c = c0 + i, r = r0 + x;
-        if (c < cols && r < rows)
-            Y[(size_t)c * ld + r] = round_tf32(tile[x][i]);
     }
 }

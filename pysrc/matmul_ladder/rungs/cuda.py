@@ -77,6 +77,14 @@ RUNGS = [
     CudaRung("cuda_tf32_wgmma", 12, "Hopper wgmma on TF32 (B transposed on the way in), "
              "bf16_wgmma's pipeline", (384, 1, 1), (128, 256),
              shared_bytes=4 * 384 * 32 * 4 + 64 + 1024, precision="tf32", arch="sm_90a", tma=True),
+    CudaRung("cuda_tf32_persistent", 13, "tf32_wgmma made persistent, in bf16_persistent's "
+             "grouped tile order", (384, 1, 1), (128, 256),
+             shared_bytes=4 * 384 * 32 * 4 + 64 + 1024, precision="tf32", arch="sm_90a",
+             tma=True, persistent=True),
+    CudaRung("cuda_3xtf32_wgmma", 14, "3xtf32 on tf32_persistent: big + small TF32 parts, the "
+             "big products promoted to FP32 every 32 of K", (384, 1, 1), (128, 128),
+             shared_bytes=3 * 4 * 128 * 32 * 4 + 48 + 1024, precision="3xtf32", arch="sm_90a",
+             tma=True, persistent=True),
 ]
 
 
@@ -218,33 +226,39 @@ def _sm_count():
 
 
 def tma_launcher(rung):
-    """(prepare, compute) for a rung fed by TMA (rungs 10-12). wgmma reads both operands
+    """(prepare, compute) for a rung fed by TMA (rungs 10-14). wgmma reads both operands
     K-major, so the kernel takes A as M x K and B transposed, N x K, each with rows padded to a
     multiple of 16 bytes (TMA's row stride) with zeros. compute(*prepare(a, b)) is a @ b;
     compute(*prepared) is what the ladder times, as cuBLAS of the same inputs is timed:
     - BF16 (10, 11): prepare rounds A and B to BF16 copies (B transposed) and compute runs the
       GEMM alone: cuBLAS BF16 is timed on BF16 inputs.
-    - TF32 (12): prepare sets up the transposed B (zeroed) and compute fills it, rounding to
-      TF32 (to_tf32_matrix), before the GEMM: cuBLAS TF32 is timed from FP32 row-major
+    - TF32 (12, 13): prepare sets up the transposed B (zeroed) and compute fills it, rounding
+      to TF32 (to_tf32_matrix), before the GEMM: cuBLAS TF32 is timed from FP32 row-major
       inputs. A is read in place where its rows allow TMA; otherwise compute first copies it
-      into a padded one (rounded to TF32)."""
+      into a padded one (rounded to TF32).
+    - 3xTF32 (14): compute splits A and B (transposed) into big and small TF32 parts, four
+      padded operands, before the GEMM: cuBLAS FP32 is timed from the FP32 inputs."""
     import cupy
     import numpy as np
     mod = module(rung)
     kernel = mod.get_function(rung.function)
     kernel.max_dynamic_shared_size_bytes = rung.shared_bytes
     bf16 = rung.precision == "bf16"
+    split = rung.precision == "3xtf32"
     # the conversion kernel, the element type it writes, and the rows of X a block of 32 x 8 takes
     convert, dtype, block_rows = ((mod.get_function("to_bf16_matrix"), cupy.uint16, 8) if bf16 else
                                   (mod.get_function("to_tf32_matrix"), cupy.float32, 32))
     per_row = ROW_ALIGN // np.dtype(dtype).itemsize   # elements a padded row is a multiple of
     tile_m, tile_n = rung.tile
 
-    def convert_into(y, x, transpose):   # y[:rows, :cols] (or its transpose) = x, rounded
+    def convert_into(y, x, transpose, small=None):   # y[:rows, :cols] (or its transpose) = x, rounded
         rows, cols = x.shape
-        if x.size:
-            convert((-(-cols // 32), -(-rows // block_rows), 1), (32, 8, 1),
-                    (x, np.int32(rows), np.int32(cols), np.int32(transpose), y, np.int32(y.shape[1])))
+        if not x.size:
+            return
+        args = (x, np.int32(rows), np.int32(cols), np.int32(transpose), y, np.int32(y.shape[1]))
+        if not bf16:   # to_tf32_matrix's small parts: another padded array, or a null pointer
+            args += (small if small is not None else np.uint64(0),)
+        convert((-(-cols // 32), -(-rows // block_rows), 1), (32, 8, 1), args)
 
     def padded(rows, cols):
         return cupy.zeros((rows, max(per_row, -(-cols // per_row) * per_row)), dtype=dtype)
@@ -262,22 +276,29 @@ def tma_launcher(rung):
             convert_into(a_in, a, 0)
             convert_into(bt, b, 1)
             copies = ()                            # nothing left to do inside the clock
+            operands = ((a_in, tile_m), (bt, tile_n))
+        elif split:
+            a_big, a_small, bt_small = padded(m, k), padded(m, k), padded(n, k)
+            copies = ((a_big, a, 0, a_small), (bt, b, 1, bt_small))
+            operands = ((a_big, tile_m), (a_small, tile_m), (bt, tile_n), (bt_small, tile_n))
         else:
             in_place = k % per_row == 0 and a.data.ptr % ROW_ALIGN == 0
             a_in = a if in_place else padded(m, k)
             copies = ((bt, b, 1),) if in_place else ((a_in, a, 0), (bt, b, 1))
-        return m, n, k, (copies, _tensor_map(a_in, tile_m), _tensor_map(bt, tile_n), (a_in, bt))
+            operands = ((a_in, tile_m), (bt, tile_n))
+        maps = tuple(_tensor_map(x, rows) for x, rows in operands)
+        return m, n, k, (copies, maps, operands)   # operands keeps the mapped arrays alive
 
     def compute(m, n, k, prepared):
         if prepared is None:
             return cupy.zeros((m, n), dtype=cupy.float32)
-        copies, map_a, map_b, _ = prepared   # the last item keeps the mapped arrays alive
-        for y, x, transpose in copies:
-            convert_into(y, x, transpose)
+        copies, maps, _ = prepared
+        for copy in copies:
+            convert_into(*copy)
         c = cupy.empty((m, n), dtype=cupy.float32)
         tiles_m, tiles_n = -(-m // tile_m), -(-n // tile_n)
         grid = (min(_sm_count(), tiles_m * tiles_n), 1, 1) if rung.persistent else (tiles_n, tiles_m, 1)
-        kernel(grid, rung.threads, (np.int32(m), np.int32(n), np.int32(k), map_a, map_b, c),
+        kernel(grid, rung.threads, (np.int32(m), np.int32(n), np.int32(k)) + maps + (c,),
                shared_mem=rung.shared_bytes)
         return c
     return prepare, compute
