@@ -3,12 +3,13 @@ data on the GPU, timed with CUDA events (cupyx.profiler.benchmark) after warm-up
 
     python experiments/cuda_ladder.py --out results/cuda     # n = 1024, 2048, 4096, 8192
 
-Rungs 1-7 compute in FP32 and race cuBLAS FP32 (TF32 off); so does rung 9, cuda_3xtf32,
-whose precision is "3xtf32" (three TF32 products that recover FP32's accuracy: RACES says
-which cuBLAS each precision is held to). Rungs 8 and 12 round their inputs to TF32 and rungs
-10 and 11 to BF16: they race cuBLAS TF32 and BF16 (torch), timed the same way; rungs 10 and 11
-and cuBLAS BF16 all start from BF16 copies made before the clock starts, while rung 12's time,
-like cuBLAS TF32's, starts from the FP32 inputs and so includes its transpose of B
+Rungs 1-7 compute in FP32 and race cuBLAS FP32 (TF32 off); so do rungs 9 and 14,
+cuda_3xtf32 and cuda_3xtf32_wgmma, whose precision is "3xtf32" (three TF32 products that
+recover FP32's accuracy: RACES says which cuBLAS each precision is held to). Rungs 8, 12 and
+13 round their inputs to TF32 and rungs 10 and 11 to BF16: they race cuBLAS TF32 and BF16
+(torch), timed the same way; rungs 10 and 11 and cuBLAS BF16 all start from BF16 copies made
+before the clock starts, while the times of rungs 12-14, like cuBLAS TF32's and FP32's, start
+from the FP32 inputs and so include their transpose (and, for 14, split) of the inputs
 (cuda.tma_launcher). --kernels picks some, e.g.
 --kernels cuda_tf32_mma,cuda_bf16_wgmma,cuda_bf16_persistent,cuda_tf32_wgmma,cupy,torch_cuda.
 Beside each speed, "error" is the answer's

@@ -437,7 +437,10 @@ class CudaRunner(InPlaceBuild):
     MATMUL_K = {"edges.cuh": "cuda_vec or cuda_warptile",
                 "mma_pipeline.cuh": "cuda_tf32_mma or cuda_3xtf32 or 3xtf32_meets",
                 "8_tf32_mma.cu": "cuda_tf32_mma or 3xtf32_meets",
-                "9_3xtf32.cu": "cuda_3xtf32 or 3xtf32_meets"}
+                "9_3xtf32.cu": "cuda_3xtf32 or 3xtf32_meets",
+                "wgmma.cuh": "wgmma or persistent",
+                "tf32.cuh": "tf32_wgmma or tf32_persistent",
+                "14_3xtf32_wgmma.cu": "3xtf32_wgmma"}
 
     def __init__(self, copy, work, log, build=False, filter_tests=True):
         self.copy, self.work, self.log = copy, work / "cuda", log
