@@ -18,9 +18,10 @@
 //     other operand's small part can be NaN (0 x inf) or an infinity of either sign: where s
 //     is not finite, the answer is d alone, which carries that input.
 // Hypothesis: rung 9 (0.75x cuBLAS FP32 on an H200) is bound by mma.sync's feed, as rung 8
-//   is; on wgmma three TF32 passes cost a third of rung 13's rate, and TF32 wgmma runs at
-//   about 6x cuBLAS FP32 (rung 13 against cupy), so 3 passes are about 2x cuBLAS FP32, less the
-//   split (12 bytes written for every 4 read, inside the call) and the smaller tile.
+//   is; on wgmma, three TF32 passes cost a third of a TF32 rung's rate, and rung 12 ran at
+//   5.5x cuBLAS FP32 on an H100 at n = 4096 (280 TFLOP/s against 51), so three passes are
+//   about 1.8x cuBLAS FP32, less the split (12 bytes written for every 4 read, inside the
+//   call) and the smaller tile.
 // Expect: 1.5-2x cuBLAS FP32; a normwise error within a few times cuBLAS FP32's at every K.
 #include "wgmma.cuh"
 // tf32.cuh: to_tf32_matrix: A and B (transposed) split into big + small, inside the call
